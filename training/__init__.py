@@ -1,0 +1,1 @@
+"""Training pipeline for restore: lexicon -> spinner -> synthesize -> tokenizer -> train."""
