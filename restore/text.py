@@ -31,10 +31,10 @@ _PARAGRAPH_BREAK_RE = re.compile(r"\n[^\S\n]*\n\s*")
 # sentence start. Abbreviations and initials are filtered out afterwards.
 _SENTENCE_END_RE = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]*[A-Z0-9])")
 _ABBREVIATIONS = frozenset(
-    """mr mrs ms dr prof sen rep gov gen col lt sgt capt cmdr adm st jr sr rev hon pres
-    inc corp co ltd llc plc bros dept univ assn vs etc no nos vol fig approx est
-    jan feb mar apr jun jul aug sep sept oct nov dec mon tue wed thu fri sat sun
-    u.s u.k u.n e.u a.m p.m d.c n.y l.a i.e e.g ph.d u.s.a""".split()
+    "mr mrs ms dr prof sen rep gov gen col lt sgt capt cmdr adm st jr sr rev hon pres inc "
+    "corp co ltd llc plc bros dept univ assn vs etc no nos vol fig approx est jan feb mar "
+    "apr jun jul aug sep sept oct nov dec mon tue wed thu fri sat sun u.s u.k u.n e.u a.m "
+    "p.m d.c n.y l.a i.e e.g ph.d u.s.a".split()
 )
 
 
