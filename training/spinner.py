@@ -75,7 +75,7 @@ class SpinnerConfig:
     function_rate: float = 0.05  # share of function words with alternatives replaced
     choice: str = "uniform"  # "uniform" (sense-blind), "frequency" or "sense_aware"
     relation_weights: dict[str, float] = dataclasses.field(
-        default_factory=lambda: {"syn": 1.0, "sim": 1.0, "rel": 1.0, "hyper": 0.3, "hypo": 0.3}
+        default_factory=lambda: {"syn": 1.0, "sim": 1.0, "rel": 1.0, "hyper": 0.2, "hypo": 0.2}
     )
     min_zipf: float = 2.0  # candidates rarer than this (wordfreq zipf) are never chosen
     min_sentence_initial_zipf: float = 3.0  # sentence-initial words rarer than this may be names
@@ -374,17 +374,23 @@ class Spinner:
         if cfg.choice == "sense_aware":
             first = next((c.sense for c in candidates if c.source == "wordnet"), None)
             candidates = tuple(c for c in candidates if c.sense == first) or candidates
-        merged: dict[str, list] = {}
+        usable: dict[tuple[str, str], Candidate] = {}
         for c in candidates:
-            weight = cfg.relation_weights.get(c.relation, 0.0)
-            if weight <= 0 or c.text == lemma:
+            if cfg.relation_weights.get(c.relation, 0.0) <= 0 or c.text == lemma:
                 continue
-            zipf = self.lexicon.zipf(c.text)
-            if zipf < cfg.min_zipf:
-                continue
+            if self.lexicon.zipf(c.text) >= cfg.min_zipf:
+                usable.setdefault((c.relation, c.text), c)
+        # A relation's weight is the chance of drawing from it, shared by its words: otherwise
+        # Moby's long lists would drown WordNet's synonyms (real spinners use both about evenly).
+        per_relation: dict[str, int] = {}
+        for relation, _ in usable:
+            per_relation[relation] = per_relation.get(relation, 0) + 1
+        merged: dict[str, list] = {}
+        for (relation, text), c in usable.items():
+            weight = cfg.relation_weights[relation] / per_relation[relation]
             if cfg.choice == "frequency":
-                weight *= max(zipf - cfg.min_zipf + 0.5, 0.1)
-            entry = merged.setdefault(c.text, [c.text, 0.0, c])
+                weight *= max(self.lexicon.zipf(text) - cfg.min_zipf + 0.5, 0.1)
+            entry = merged.setdefault(text, [text, 0.0, c])
             entry[1] += weight
         return tuple((k, merged[k][1], merged[k][2]) for k in sorted(merged))
 

@@ -492,3 +492,87 @@ def _regex_escape(text: str) -> str:
     # tokenizers' Regex is Oniguruma: escape only its metacharacters (re.escape's extra escapes
     # are not all valid there).
     return "".join("\\" + ch if ch in _REGEX_SPECIAL else ch for ch in text)
+
+
+# -- the pipeline stage --------------------------------------------------------------------
+
+
+def build_tokenizer(config, output_dir: str | Path, *, overwrite: bool = False) -> dict:
+    """Train the experiment's tokenizer on the train split of its pairs (both sides).
+
+    Reads ``<output_dir>/pairs`` (written by ``training.synthesize``), writes
+    ``<output_dir>/tokenizer`` and returns its manifest, which also records tokens per pair.
+    """
+    import datasets
+
+    out = Path(output_dir)
+    pairs_dir = out / "pairs"
+    if not pairs_dir.is_dir():
+        raise TokenizerError(f"{pairs_dir} not found: run training.synthesize first")
+    pairs = datasets.load_from_disk(str(pairs_dir))
+    if "train" not in pairs:
+        raise TokenizerError(f"{pairs_dir} has no train split")
+    train = pairs["train"]
+
+    def texts() -> Iterator[str]:
+        for batch in train.select_columns(["spun", "original"]).iter(batch_size=1024):
+            for spun, original in zip(batch["spun"], batch["original"]):
+                yield original
+                if spun != original:
+                    yield spun
+
+    path = train_tokenizer(
+        texts(), out / "tokenizer", config.tokenizer, seed=config.seed, overwrite=overwrite
+    )
+    tokenizer = load_tokenizer(path)
+    manifest = {"stage": "tokenizer", "vocab_size": len(tokenizer)}
+    for split in pairs:
+        sample = pairs[split].select(range(min(len(pairs[split]), 2000)))
+        spun = [len(ids) for ids in tokenizer(list(sample["spun"])).input_ids]
+        original = [len(ids) for ids in tokenizer(list(sample["original"])).input_ids]
+        manifest[f"{split}_tokens_per_pair"] = {
+            "sample": len(sample),
+            "spun_mean": round(sum(spun) / max(len(spun), 1), 2),
+            "original_mean": round(sum(original) / max(len(original), 1), 2),
+            "spun_max": max(spun, default=0),
+        }
+    (path / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m training.tokenizer --config configs/tiny.yaml [--output-dir DIR]``."""
+    import argparse
+    import sys
+
+    from training.config import ConfigError, load_config
+
+    parser = argparse.ArgumentParser(
+        prog="python -m training.tokenizer",
+        description="Train the tokenizer on the train split of an experiment's pairs.",
+    )
+    parser.add_argument("--config", required=True, help="experiment YAML")
+    parser.add_argument("--output-dir", help="overrides output_dir from the config")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set tokenizer.vocab_size=8000",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an earlier tokenizer")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    overrides = list(args.set) + ([f"output_dir={args.output_dir}"] if args.output_dir else [])
+    try:
+        config = load_config(args.config, overrides)
+        manifest = build_tokenizer(config, config.output_dir, overwrite=args.overwrite)
+    except (ConfigError, TokenizerError, FileExistsError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps(manifest, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
