@@ -1,0 +1,239 @@
+"""The model's input and output format, and the settings file that pins it in a model directory.
+
+Training builds (source, target) strings with :func:`encode_source` and :func:`make_target`;
+inference builds the source the same way and turns the model's output back into text with
+:func:`apply_target`. Both sides read the choices (prefix, target format, lengths,
+segmentation) from ``restore.json`` in the model directory, so they cannot drift apart.
+
+Two target formats:
+
+* ``"text"``: the whole original unit.
+* ``"edits"``: only what changed, as ``spun ⇒ original`` items joined by `` ‖ ``, in input
+  order; an empty target means "nothing to change". Each item's left side is found in the input
+  from the end of the previous item on, as whole tokens, so untouched text is copied from the
+  input and cannot be damaged. Where the left side would be ambiguous, it carries the words
+  before it as context.
+
+>>> s = ModelSettings(target_format="edits")
+>>> make_target("He ejects the crowd.", "He greets the crowd.", s)
+'ejects ⇒ greets'
+>>> apply_target("He ejects the crowd.", "ejects ⇒ greets", s).text
+'He greets the crowd.'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from restore.text import Token, normalize, tokenize
+
+FORMAT_VERSION = 1
+SETTINGS_FILE = "restore.json"
+TARGET_FORMATS = ("text", "edits")
+ARROW = "⇒"
+SEPARATOR = "‖"
+# Both marks are single tokens in our tokenizers (TokenizerConfig.extra_tokens).
+EDIT_TOKENS = (ARROW, SEPARATOR)
+
+
+class ModelFormatError(ValueError):
+    """A model directory's settings are missing, invalid, or from a newer format version."""
+
+
+@dataclass(frozen=True)
+class GuardSettings:
+    """When a restored unit is not trusted and its input is kept instead."""
+
+    min_confidence: float = 0.0  # mean token probability of the output, 0 disables
+    max_length_ratio: float = 1.5  # restored/input word count outside [1/r, r] is rejected
+    keep_numbers: bool = True  # a changed or dropped number rejects the unit
+    keep_names: bool = True  # a changed mid-sentence capitalised word rejects the unit
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """The contents of ``restore.json``: everything inference must do as training did."""
+
+    format_version: int = FORMAT_VERSION
+    target_format: str = "text"
+    prefix: str = ""
+    max_source_tokens: int = 128
+    max_target_tokens: int = 128
+    segmentation: str = "passage"  # restore.text.segment's ``by``
+    max_words: int = 48  # restore.text.segment's ``max_words``
+    guard: GuardSettings = dataclasses.field(default_factory=GuardSettings)
+    versions: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def validate(self) -> None:
+        if self.target_format not in TARGET_FORMATS:
+            raise ModelFormatError(f"target_format must be one of {TARGET_FORMATS}")
+        if self.segmentation not in ("passage", "sentence"):
+            raise ModelFormatError("segmentation must be 'passage' or 'sentence'")
+        if min(self.max_source_tokens, self.max_target_tokens, self.max_words) < 1:
+            raise ModelFormatError("max_source_tokens, max_target_tokens, max_words must be >= 1")
+
+
+def save_settings(settings: ModelSettings, model_dir: str | Path) -> Path:
+    settings.validate()
+    path = Path(model_dir) / SETTINGS_FILE
+    path.write_text(json.dumps(dataclasses.asdict(settings), indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def load_settings(model_dir: str | Path) -> ModelSettings:
+    """Read ``restore.json``; refuses unknown keys and format versions newer than this code."""
+    path = Path(model_dir) / SETTINGS_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise ModelFormatError(f"{model_dir} is not a restore model: no {SETTINGS_FILE}") from err
+    except (OSError, ValueError) as err:
+        raise ModelFormatError(f"cannot read {path}: {err}") from err
+    if not isinstance(data, dict):
+        raise ModelFormatError(f"{path} must hold a JSON object")
+    version = data.get("format_version")
+    if not isinstance(version, int) or version < 1:
+        raise ModelFormatError(f"{path}: format_version must be a positive integer")
+    if version > FORMAT_VERSION:
+        raise ModelFormatError(
+            f"{path} has format version {version}, but this restore reads up to version "
+            f"{FORMAT_VERSION}: upgrade restore to load this model"
+        )
+    try:
+        guard = GuardSettings(**data.pop("guard", {}))
+        settings = ModelSettings(**data, guard=guard)
+    except TypeError as err:
+        raise ModelFormatError(f"{path}: {err}") from err
+    settings.validate()
+    return settings
+
+
+def encode_source(unit: str, settings: ModelSettings) -> str:
+    """The model input for one unit of text."""
+    return settings.prefix + normalize(unit)
+
+
+def make_target(spun: str, original: str, settings: ModelSettings) -> str:
+    """The training target for a (spun, original) unit pair."""
+    spun, original = normalize(spun), normalize(original)
+    if settings.target_format == "text":
+        return original
+    return format_edits(spun, original)
+
+
+@dataclass(frozen=True)
+class Applied:
+    """The text a target gives for a source, and how many target items could not be placed."""
+
+    text: str
+    failed_items: int = 0
+
+
+def apply_target(source: str, target: str, settings: ModelSettings) -> Applied:
+    """Turn a model output back into restored text for ``source`` (the unit, without prefix)."""
+    source = normalize(source)
+    if settings.target_format == "text":
+        return Applied(target)
+    return apply_edits(source, target)
+
+
+# -- the edit-list format --------------------------------------------------------------------
+
+
+def format_edits(spun: str, original: str) -> str:
+    """Serialise the word-level differences between two normalised strings."""
+    if any(mark in spun or mark in original for mark in EDIT_TOKENS):
+        raise ValueError("text contains the edit-format marks ⇒ or ‖")
+    a, b = tokenize(spun), tokenize(original)
+    items = []
+    cursor = 0  # token index in ``a`` after the previous item
+    for i1, i2, j1, j2 in _anchored_blocks(a, b):
+        # Widen to the left until the left side's first occurrence from the cursor is this one.
+        while i1 > cursor and _first_match(spun, a, cursor, _span(spun, a, i1, i2)) != i1:
+            i1, j1 = i1 - 1, j1 - 1
+        left, right = _span(spun, a, i1, i2), _span(original, b, j1, j2)
+        items.append(f"{left} {ARROW} {right}" if right else f"{left} {ARROW}")
+        cursor = i2
+    return f" {SEPARATOR} ".join(items)
+
+
+def apply_edits(source: str, target: str) -> Applied:
+    """Apply an edit list to the normalised source; items that cannot be placed are skipped."""
+    tokens = tokenize(source)
+    parts = []
+    pos = 0  # character offset in source
+    cursor = 0  # token index
+    failed = 0
+    for item in (s.strip() for s in target.split(SEPARATOR)):
+        if not item:
+            continue
+        left, arrow, right = item.partition(ARROW)
+        left, right = left.strip(), right.strip()
+        first = _first_match(source, tokens, cursor, left) if arrow and left else None
+        if first is None:
+            failed += 1
+            continue
+        last = first + len(tokenize(left))
+        start, end = tokens[first].start, tokens[last - 1].end
+        if not right:
+            # A deleted span takes one neighbouring space with it: the one before it, or, when
+            # it follows a non-space ("2-international mile"), the one after it.
+            if start > pos and source[start - 1] == " ":
+                start -= 1
+            elif source[end : end + 1] == " ":
+                end += 1
+        parts.append(source[pos:start])
+        parts.append(right)
+        pos, cursor = end, last
+    parts.append(source[pos:])
+    return Applied("".join(parts), failed)
+
+
+def _anchored_blocks(a: list[Token], b: list[Token]) -> list[tuple[int, int, int, int]]:
+    """Changed token blocks (a[i1:i2] -> b[j1:j2]), each covering at least one token of ``a``.
+
+    A pure insertion takes the token before it (or after it, at the start) as its anchor;
+    blocks that then overlap are merged.
+    """
+    if not a and b:
+        raise ValueError("an insertion into empty text cannot be written as an edit")
+    matcher = difflib.SequenceMatcher(None, [t.text for t in a], [t.text for t in b], False)
+    blocks: list[tuple[int, int, int, int]] = []
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            continue
+        if i1 == i2:
+            if i1 > 0:
+                i1, j1 = i1 - 1, j1 - 1
+            else:
+                i2, j2 = i2 + 1, j2 + 1
+        if blocks and i1 < blocks[-1][1]:
+            p1, _, q1, _ = blocks.pop()
+            i1, j1 = p1, q1
+        blocks.append((i1, i2, j1, j2))
+    return blocks
+
+
+def _span(text: str, tokens: list[Token], i1: int, i2: int) -> str:
+    return text[tokens[i1].start : tokens[i2 - 1].end] if i2 > i1 else ""
+
+
+def _first_match(text: str, tokens: list[Token], cursor: int, span: str) -> int | None:
+    """Index of the first token, from ``cursor`` on, where ``span`` begins as whole tokens."""
+    want = [t.text for t in tokenize(span)]
+    n = len(want)
+    if not n:
+        return None
+    for i in range(cursor, len(tokens) - n + 1):
+        # Tokens must be spaced as in the span, not only equal ("a-b" vs "a - b").
+        if (
+            tokens[i].text == want[0]
+            and [t.text for t in tokens[i : i + n]] == want
+            and text[tokens[i].start : tokens[i + n - 1].end] == span
+        ):
+            return i
+    return None

@@ -1,0 +1,102 @@
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from restore.format import (
+    FORMAT_VERSION,
+    SETTINGS_FILE,
+    ModelFormatError,
+    ModelSettings,
+    apply_edits,
+    apply_target,
+    encode_source,
+    format_edits,
+    load_settings,
+    make_target,
+    save_settings,
+)
+
+EDITS = ModelSettings(target_format="edits")
+TEXT = ModelSettings(target_format="text", prefix="restore: ")
+
+
+@pytest.mark.parametrize(
+    "spun, original, target",
+    [
+        ("He ejects the crowd.", "He greets the crowd.", "ejects ⇒ greets"),
+        ("Same text.", "Same text.", ""),
+        ("a cat and a dog", "a cat and a hound", "dog ⇒ hound"),
+        # The first "big" is untouched, so the second carries context to be found.
+        ("the big dog saw a big cat", "the big dog saw a large cat", "a big ⇒ a large"),
+        (
+            "they ran on the outskirts of town",
+            "they ran outside town",
+            "on the outskirts of ⇒ outside",
+        ),
+        ("pay up, and go", "pay, and go", "up ⇒"),
+        ("a 2-international mile", "a 2-mile", "international ⇒"),
+        ("Up the hill", "the hill", "Up ⇒"),
+        ("the hill", "Up the hill", "the ⇒ Up the"),
+        ("x y z", "p q r", "x y z ⇒ p q r"),
+    ],
+)
+def test_edit_targets_round_trip(spun, original, target):
+    assert make_target(spun, original, EDITS) == target
+    applied = apply_target(spun, target, EDITS)
+    assert applied.text == original and applied.failed_items == 0
+
+
+def test_items_that_do_not_fit_are_counted_and_skipped():
+    applied = apply_edits("He ejects the crowd.", "bogus ⇒ x ‖ ejects ⇒ greets ‖ no arrow")
+    assert applied.text == "He greets the crowd." and applied.failed_items == 2
+    # Items are placed in order: one that lies before the previous item cannot be placed.
+    out = apply_edits("a b c", "c ⇒ C ‖ a ⇒ A")
+    assert out.text == "a b C" and out.failed_items == 1
+
+
+def test_text_format_and_prefix():
+    assert encode_source("  He  ejects\n the crowd. ", TEXT) == "restore: He ejects the crowd."
+    assert make_target("He ejects.", "He  greets.", TEXT) == "He greets."
+    assert apply_target("He ejects.", "He greets.", TEXT).text == "He greets."
+
+
+def test_marks_in_text_are_refused():
+    with pytest.raises(ValueError, match="marks"):
+        format_edits("a ⇒ b", "a ⇒ c")
+
+
+_words = st.sampled_from(
+    ["the", "big", "dog", "a", "cat", ",", ".", "ran", "on", "9", "“", "”", "-", "café", "it's"]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_words, min_size=1, max_size=14), st.lists(_words, min_size=1, max_size=14))
+def test_any_pair_round_trips(a, b):
+    spun, original = " ".join(a), " ".join(b)
+    target = make_target(spun, original, EDITS)
+    assert apply_target(spun, target, EDITS).text == original
+
+
+def test_settings_round_trip_and_errors(tmp_path):
+    settings = ModelSettings(target_format="edits", prefix="p: ", versions={"torch": "2"})
+    save_settings(settings, tmp_path)
+    assert load_settings(tmp_path) == settings
+    with pytest.raises(ModelFormatError, match="no restore.json"):
+        load_settings(tmp_path / "missing")
+    path = tmp_path / SETTINGS_FILE
+    data = json.loads(path.read_text())
+    path.write_text(json.dumps({**data, "format_version": FORMAT_VERSION + 1}))
+    with pytest.raises(ModelFormatError, match="upgrade restore"):
+        load_settings(tmp_path)
+    path.write_text(json.dumps({**data, "surprise": 1}))
+    with pytest.raises(ModelFormatError, match="surprise"):
+        load_settings(tmp_path)
+    path.write_text("{broken")
+    with pytest.raises(ModelFormatError, match="cannot read"):
+        load_settings(tmp_path)
+    path.write_text(json.dumps({**data, "target_format": "xml"}))
+    with pytest.raises(ModelFormatError, match="target_format"):
+        load_settings(tmp_path)
