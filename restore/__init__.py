@@ -1,1 +1,53 @@
-"""restore: undo article spinning."""
+"""restore: undo article spinning.
+
+>>> from restore import Restorer
+>>> Restorer.from_pretrained("default").restore("The council ejected the plan.")
+'The council approved the plan.'
+
+Importing the package defines names only: the Restorer and the heavy libraries behind it
+(torch, transformers, ctranslate2) load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__all__ = [
+    "BackendError",
+    "Edit",
+    "GuardSettings",
+    "InputError",
+    "ModelNotFoundError",
+    "RestoreError",
+    "Restoration",
+    "Restorer",
+    "UnitReport",
+]
+
+_LAZY = {
+    "Restorer": "restore.restorer",
+    "Restoration": "restore.restorer",
+    "Edit": "restore.restorer",
+    "UnitReport": "restore.restorer",
+    "GuardSettings": "restore.format",
+    "RestoreError": "restore.errors",
+    "ModelNotFoundError": "restore.errors",
+    "BackendError": "restore.errors",
+    "InputError": "restore.errors",
+}
+
+if TYPE_CHECKING:
+    from restore.errors import BackendError, InputError, ModelNotFoundError, RestoreError
+    from restore.format import GuardSettings
+    from restore.restorer import Edit, Restoration, Restorer, UnitReport
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'restore' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -127,10 +127,17 @@ def make_target(spun: str, original: str, settings: ModelSettings) -> str:
 
 @dataclass(frozen=True)
 class Applied:
-    """The text a target gives for a source, and how many target items could not be placed."""
+    """The text a target gives for a source, and how many target items could not be placed.
+
+    ``placed`` maps each placed edit-list item to where it came from: ``(start, end, t_start,
+    t_end)`` is the item's replacement at ``text[start:end]`` and the item itself at
+    ``target[t_start:t_end]`` (empty for the text format), so a restored word can be traced to
+    the output tokens that wrote it.
+    """
 
     text: str
     failed_items: int = 0
+    placed: tuple[tuple[int, int, int, int], ...] = ()
 
 
 def apply_target(source: str, target: str, settings: ModelSettings) -> Applied:
@@ -168,9 +175,10 @@ def apply_edits(source: str, target: str) -> Applied:
     pos = 0  # character offset in source
     cursor = 0  # token index
     failed = 0
-    for item in (s.strip() for s in target.split(SEPARATOR)):
-        if not item:
-            continue
+    placed = []
+    length = 0  # characters in parts
+    for t_start, t_end in _item_spans(target):
+        item = target[t_start:t_end]
         left, arrow, right = item.partition(ARROW)
         left, right = left.strip(), right.strip()
         first = _first_match(source, tokens, cursor, left) if arrow and left else None
@@ -188,9 +196,26 @@ def apply_edits(source: str, target: str) -> Applied:
                 end += 1
         parts.append(source[pos:start])
         parts.append(right)
+        length += start - pos
+        placed.append((length, length + len(right), t_start, t_end))
+        length += len(right)
         pos, cursor = end, last
     parts.append(source[pos:])
-    return Applied("".join(parts), failed)
+    return Applied("".join(parts), failed, tuple(placed))
+
+
+def _item_spans(target: str) -> list[tuple[int, int]]:
+    """Spans of the non-empty, stripped items of an edit list."""
+    spans = []
+    start = 0
+    for piece in target.split(SEPARATOR):
+        end = start + len(piece)
+        lead = len(piece) - len(piece.lstrip())
+        trail = len(piece) - len(piece.rstrip())
+        if end - trail > start + lead:
+            spans.append((start + lead, end - trail))
+        start = end + len(SEPARATOR)
+    return spans
 
 
 def _anchored_blocks(a: list[Token], b: list[Token]) -> list[tuple[int, int, int, int]]:

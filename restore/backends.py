@@ -1,0 +1,276 @@
+"""Generators: the one seam between the Restorer and a model runtime.
+
+A generator turns a batch of source token-id lists (each ending with the end token) into one
+:class:`Generation` per source, in order: the generated ids, the log-probability of each, and
+whether the end token was reached. Three runtimes implement it:
+
+* ``"torch"``: transformers ``generate`` in float32;
+* ``"torch-int8"``: the same with torch's dynamic int8 quantisation of the Linear layers;
+* ``"ctranslate2"``: a CTranslate2 export of the model (``restore export-ct2``), int8 by default.
+
+Tests and other runtimes can pass any object with a ``generate`` method of this shape to
+:class:`restore.Restorer`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from restore.errors import BackendError, ModelNotFoundError
+from restore.loading import CT2_SUBDIR, DecodingSettings
+
+logger = logging.getLogger(__name__)
+
+BACKENDS = ("torch", "torch-int8", "ctranslate2")
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One model output: ids without the start and end tokens, and their log-probabilities.
+
+    ``log_probs`` has one entry per id in ``token_ids``, plus one for the end token when
+    ``finished`` (the model ended the output itself rather than hitting ``max_new_tokens``).
+    """
+
+    token_ids: tuple[int, ...]
+    log_probs: tuple[float, ...]
+    finished: bool
+
+
+class Generator(Protocol):
+    """What the Restorer needs from a model runtime."""
+
+    def generate(self, batch: Sequence[Sequence[int]]) -> list[Generation]: ...
+
+
+def default_threads() -> int:
+    """The CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def build_generator(
+    backend: str, model_dir: Path, decoding: DecodingSettings, *, threads: int | None = None
+) -> Generator:
+    """Load the model in ``model_dir`` for ``backend`` (one of :data:`BACKENDS`)."""
+    if backend in ("torch", "torch-int8"):
+        return TorchGenerator.load(
+            model_dir, decoding, quantize=backend == "torch-int8", threads=threads
+        )
+    if backend == "ctranslate2":
+        return CTranslate2Generator.load(model_dir, decoding, threads=threads)
+    raise BackendError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+
+
+class TorchGenerator:
+    """transformers ``generate`` on CPU, with per-token scores from the generation itself."""
+
+    def __init__(self, model, decoding: DecodingSettings, *, generation_config=None):
+        import torch
+
+        self._torch = torch
+        self.model = model.eval()
+        self.decoding = decoding
+        self.config = generation_config or _generation_config(None, decoding)
+
+    @classmethod
+    def load(
+        cls,
+        model_dir: Path,
+        decoding: DecodingSettings,
+        *,
+        quantize: bool = False,
+        threads: int | None = None,
+    ) -> TorchGenerator:
+        import torch
+        from transformers import AutoModelForSeq2SeqLM
+
+        if threads:
+            torch.set_num_threads(threads)
+        if not (model_dir / "config.json").is_file():
+            raise ModelNotFoundError(f"{model_dir} holds no transformers model (no config.json)")
+        try:
+            # Weights may be stored in float16; CPU inference runs in float32.
+            model = AutoModelForSeq2SeqLM.from_pretrained(
+                model_dir, use_safetensors=True, dtype=torch.float32, trust_remote_code=False
+            )
+        except (OSError, ValueError) as err:
+            raise ModelNotFoundError(f"cannot load the model in {model_dir}: {err}") from err
+        if quantize:
+            model = _quantize_dynamic(model)
+        return cls(model, decoding, generation_config=_generation_config(model_dir, decoding))
+
+    def generate(self, batch: Sequence[Sequence[int]]) -> list[Generation]:
+        torch = self._torch
+        if not batch:
+            return []
+        width = max(len(ids) for ids in batch)
+        input_ids = torch.full((len(batch), width), self.decoding.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, ids in enumerate(batch):
+            input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+            mask[row, : len(ids)] = 1
+        beams = self.config.num_beams > 1
+        with torch.inference_mode():
+            out = self.model.generate(
+                input_ids=input_ids, attention_mask=mask, generation_config=self.config
+            )
+            # Greedy search returns raw logits per step; beam search returns log-probabilities
+            # already, with the beam each row came from.
+            scores = self.model.compute_transition_scores(
+                out.sequences,
+                out.scores,
+                out.beam_indices if beams else None,
+                normalize_logits=not beams,
+            )
+        sequences = out.sequences[:, 1:].tolist()  # drop the decoder start token
+        return [
+            _cut(ids, row_scores, self.decoding.eos_token_id)
+            for ids, row_scores in zip(sequences, scores.tolist())
+        ]
+
+
+class CTranslate2Generator:
+    """A CTranslate2 ``Translator`` over an export made by ``restore export-ct2``."""
+
+    def __init__(self, translator, vocabulary: list[str], decoding: DecodingSettings):
+        self.translator = translator
+        self.vocabulary = vocabulary
+        self.ids = {token: i for i, token in enumerate(vocabulary)}
+        self.decoding = decoding
+        self.end_token = vocabulary[decoding.eos_token_id]
+
+    @classmethod
+    def load(
+        cls, model_dir: Path, decoding: DecodingSettings, *, threads: int | None = None
+    ) -> CTranslate2Generator:
+        try:
+            import ctranslate2
+        except ImportError as err:
+            raise BackendError(
+                "the ctranslate2 backend needs the ctranslate2 package: pip install 'restore[ct2]'"
+            ) from err
+        ct2_dir = find_ctranslate2_dir(model_dir)
+        vocabulary = json.loads((ct2_dir / "shared_vocabulary.json").read_text(encoding="utf-8"))
+        translator = ctranslate2.Translator(
+            str(ct2_dir),
+            device="cpu",
+            compute_type="default",  # the quantisation chosen at export
+            intra_threads=threads or default_threads(),
+            inter_threads=1,
+        )
+        return cls(translator, vocabulary, decoding)
+
+    def generate(self, batch: Sequence[Sequence[int]]) -> list[Generation]:
+        if not batch:
+            return []
+        d = self.decoding
+        source = [[self.vocabulary[i] for i in ids] for ids in batch]
+        steps: dict[tuple[int, int], float] = {}
+
+        def record(step) -> bool:
+            steps[step.batch_id, step.step] = step.log_prob
+            return False
+
+        results = self.translator.translate_batch(
+            source,
+            beam_size=d.num_beams,
+            length_penalty=d.length_penalty,
+            repetition_penalty=d.repetition_penalty,
+            no_repeat_ngram_size=d.no_repeat_ngram_size,
+            max_decoding_length=d.max_new_tokens,
+            # CTranslate2 forbids an empty output by default; transformers (and the edits
+            # format, where empty means "nothing to change") allow it.
+            min_decoding_length=d.min_new_tokens,
+            max_input_length=0,  # the Restorer already keeps sources within the model's limit
+            return_end_token=True,
+            return_scores=True,  # needed for the callback's log_prob
+            # Per-step log-probabilities come through the callback, which only greedy search
+            # calls; beam outputs are scored in a second, teacher-forced pass.
+            callback=record if d.num_beams == 1 else None,
+        )
+        hypotheses = [r.hypotheses[0] for r in results]
+        if d.num_beams == 1:
+            log_probs = [
+                [steps[row, step] for step in range(len(hyp))] for row, hyp in enumerate(hypotheses)
+            ]
+        else:
+            log_probs = self._score(source, hypotheses)
+        generations = []
+        for hyp, row_scores in zip(hypotheses, log_probs):
+            ids = [self.ids[token] for token in hyp]
+            generations.append(_cut(ids, row_scores, d.eos_token_id))
+        return generations
+
+    def _score(self, source: list[list[str]], hypotheses: list[list[str]]) -> list[list[float]]:
+        targets = [hyp[:-1] if hyp and hyp[-1] == self.end_token else hyp for hyp in hypotheses]
+        scored = self.translator.score_batch(source, targets, max_input_length=0)
+        # score_batch appends the end token's log-probability; keep it only for finished rows.
+        return [
+            list(s.log_probs) if len(t) < len(h) else list(s.log_probs)[: len(t)]
+            for s, t, h in zip(scored, targets, hypotheses)
+        ]
+
+
+def find_ctranslate2_dir(model_dir: Path) -> Path:
+    """``model_dir`` itself if it is a CTranslate2 export, else its ``ctranslate2/`` export."""
+    for candidate in (model_dir, model_dir / CT2_SUBDIR):
+        if (candidate / "model.bin").is_file():
+            return candidate
+    raise BackendError(
+        f"{model_dir} has no CTranslate2 export; make one with: "
+        f"restore export-ct2 {model_dir} {model_dir / CT2_SUBDIR}"
+    )
+
+
+def _cut(ids: list[int], log_probs: list[float], eos: int) -> Generation:
+    """A Generation from a generated row, cut after its first end token."""
+    if eos in ids:
+        end = ids.index(eos)
+        return Generation(tuple(ids[:end]), tuple(log_probs[: end + 1]), True)
+    return Generation(tuple(ids), tuple(log_probs[: len(ids)]), False)
+
+
+def _generation_config(model_dir: Path | None, decoding: DecodingSettings):
+    from transformers import GenerationConfig
+
+    config = (
+        GenerationConfig.from_pretrained(model_dir) if model_dir is not None else GenerationConfig()
+    )
+    config.update(
+        do_sample=False,
+        num_beams=decoding.num_beams,
+        max_new_tokens=decoding.max_new_tokens,
+        min_new_tokens=decoding.min_new_tokens or None,
+        decoder_start_token_id=decoding.decoder_start_token_id,
+        eos_token_id=decoding.eos_token_id,
+        pad_token_id=decoding.pad_token_id,
+        output_scores=True,
+        return_dict_in_generate=True,
+    )
+    return config
+
+
+def _quantize_dynamic(model):
+    """torch's dynamic int8 quantisation of every Linear layer (weights int8, activations
+    quantised on the fly). The API is deprecated in torch 2.x but still works on CPU."""
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*torch.ao.quantization is deprecated.*")
+        warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*")
+        try:
+            return torch.ao.quantization.quantize_dynamic(
+                model, {torch.nn.Linear}, dtype=torch.qint8
+            )
+        except (AttributeError, RuntimeError) as err:
+            raise BackendError(f"torch dynamic int8 quantisation failed: {err}") from err

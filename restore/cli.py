@@ -1,0 +1,345 @@
+"""The ``restore`` command line.
+
+    restore [FILE]                          restore a document (stdin by default) to stdout
+    restore FILE --json | --diff            with its edits, as JSON or highlighted
+    restore batch IN.jsonl OUT.jsonl --field text [--resume | --overwrite] [--ray]
+    restore export-ct2 MODEL_DIR OUT_DIR --quantization int8
+
+Exit codes: 0 success; 1 a batch job finished but some rows were malformed (see its errors
+file); 2 bad input or usage (missing file, invalid UTF-8, binary data, wrong field, unknown
+model, an output that exists); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from restore.errors import RestoreError
+
+logger = logging.getLogger("restore")
+
+SUBCOMMANDS = ("batch", "export-ct2")
+EXIT_OK, EXIT_MALFORMED_ROWS, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+_RED, _GREEN, _RESET = "\x1b[31;9m", "\x1b[32m", "\x1b[0m"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``restore``; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = argv[0] if argv and argv[0] in SUBCOMMANDS else "restore"
+    parser = _PARSERS[command]()
+    args = parser.parse_args(argv[1:] if command != "restore" else argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    from restore.format import ModelFormatError
+
+    try:
+        return _COMMANDS[command](args)
+    except (RestoreError, ModelFormatError, FileExistsError) as err:
+        print(f"restore: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("restore: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+# -- restore [FILE] --------------------------------------------------------------------------
+
+
+def _restore_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="restore",
+        description="Restore the original wording of spun text. Reads FILE (or stdin) as one "
+        "document and writes the restored document to stdout. Subcommands: restore batch "
+        "(JSONL jobs), restore export-ct2 (fast CPU backend); see restore batch --help.",
+    )
+    parser.add_argument("file", nargs="?", help="UTF-8 text file (default: stdin)")
+    view = parser.add_mutually_exclusive_group()
+    view.add_argument("--json", action="store_true", help="print the text, edits and units")
+    view.add_argument("--diff", action="store_true", help="print the text with edits marked")
+    parser.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour in --diff (auto: when stdout is a terminal and NO_COLOR is unset)",
+    )
+    _add_model_options(parser)
+    return parser
+
+
+def _run_restore(args: argparse.Namespace) -> int:
+    from restore.errors import InputError
+
+    if args.file is None:
+        data, name = sys.stdin.buffer.read(), "stdin"
+    else:
+        path = Path(args.file)
+        if not path.is_file():
+            raise InputError(f"{path} not found" if not path.exists() else f"{path} is not a file")
+        data, name = path.read_bytes(), str(path)
+    text = _decode(data, name)
+    restorer = _load_restorer(args)
+    result = restorer.restore_detailed(text)
+    if args.json:
+        _write(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n")
+    elif args.diff:
+        _write(render_diff(text, result.edits, color=_use_color(args.color)))
+    else:
+        _write(result.text)
+    return EXIT_OK
+
+
+def render_diff(text: str, edits, *, color: bool) -> str:
+    """``text`` with each edit shown as its spun and restored words: coloured (red struck-out,
+    green) or, without colour, wdiff-style ``[-spun-]{+restored+}``."""
+    parts = []
+    pos = 0
+    for edit in edits:
+        parts.append(text[pos : edit.start])
+        if color:
+            parts.append(f"{_RED}{edit.spun}{_RESET}{_GREEN}{edit.restored}{_RESET}")
+        else:
+            parts.append(f"[-{edit.spun}-]{{+{edit.restored}+}}")
+        pos = edit.end
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
+def _decode(data: bytes, name: str) -> str:
+    from restore.errors import InputError
+
+    if b"\x00" in data:
+        raise InputError(f"{name} looks binary (NUL byte at offset {data.index(0)}), not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise InputError(
+            f"{name} is not valid UTF-8 (byte 0x{data[err.start]:02x} at offset {err.start})"
+        ) from err
+
+
+def _use_color(choice: str) -> bool:
+    if choice != "auto":
+        return choice == "always"
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def _write(text: str) -> None:
+    out = getattr(sys.stdout, "buffer", None)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write(text.encode("utf-8"))
+    sys.stdout.flush()
+
+
+# -- restore batch ---------------------------------------------------------------------------
+
+
+def _batch_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="restore batch",
+        description="Restore a field of every row of a JSONL file. Output rows keep every "
+        "input field and add 'restored' and 'edits', in input order; malformed rows go to "
+        "the errors file with their line numbers. With --ray, run on Ray Data (JSONL or "
+        "Parquet files or directories; see restore.ray_batch).",
+    )
+    parser.add_argument("input", help="input JSONL file (with --ray: file or directory)")
+    parser.add_argument("output", help="output JSONL file (with --ray: a directory)")
+    parser.add_argument("--field", default="text", help="the field to restore (default: text)")
+    parser.add_argument("--errors", help="errors file (default: OUTPUT.errors.jsonl)")
+    again = parser.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue an interrupted job")
+    again.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--checkpoint-every", type=int, default=256, help="rows between checkpoints"
+    )
+    ray = parser.add_argument_group("Ray Data")
+    ray.add_argument("--ray", action="store_true", help="run the job on Ray Data")
+    ray.add_argument("--ray-address", help="cluster address (default: RAY_ADDRESS or local)")
+    ray.add_argument("--actors", type=int, default=2, help="Restorer actors (default: 2)")
+    ray.add_argument(
+        "--cpus-per-actor", type=float, default=0.5, help="CPUs reserved per actor (0.5)"
+    )
+    ray.add_argument(
+        "--format", choices=("jsonl", "parquet"), help="file format (default: by extension)"
+    )
+    _add_model_options(parser)
+    return parser
+
+
+def _run_batch(args: argparse.Namespace) -> int:
+    if args.ray:
+        return _run_ray_batch(args)
+    from restore.batch import run_batch
+
+    restorer = _load_restorer(args)
+    summary = run_batch(
+        restorer,
+        args.input,
+        args.output,
+        field=args.field,
+        errors_path=args.errors,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+        checkpoint_every=args.checkpoint_every,
+        job={"model": str(args.model), "backend": args.backend, "guard": _guard(args) or {}},
+    )
+    print(
+        f"restore batch: {summary.rows} rows restored to {summary.output}; "
+        f"{summary.errors} malformed rows written to {summary.errors_path}; "
+        f"{summary.blank} blank lines skipped",
+        file=sys.stderr,
+    )
+    return EXIT_MALFORMED_ROWS if summary.errors else EXIT_OK
+
+
+def _run_ray_batch(args: argparse.Namespace) -> int:
+    from restore.errors import InputError
+    from restore.ray_batch import RayJob, run_ray_batch
+
+    if args.resume:
+        raise InputError("--resume is not supported with --ray (Ray retries failed tasks itself)")
+    job = RayJob(
+        model=str(args.model),
+        backend=args.backend,
+        field=args.field,
+        guard=_guard(args),
+        actors=args.actors,
+        cpus_per_actor=args.cpus_per_actor,
+        threads=args.threads or 1,
+        batch_size=args.batch_size,
+        file_format=args.format,
+    )
+    run_ray_batch(job, args.input, args.output, address=args.ray_address, overwrite=args.overwrite)
+    print(f"restore batch --ray: wrote {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+# -- restore export-ct2 ----------------------------------------------------------------------
+
+
+def _export_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="restore export-ct2",
+        description="Export a model directory to CTranslate2 for backend='ctranslate2'. "
+        "Export into MODEL_DIR/ctranslate2 to load MODEL_DIR itself with that backend.",
+    )
+    parser.add_argument("model_dir", help="model directory (or 'default')")
+    parser.add_argument("out_dir", help="export directory")
+    parser.add_argument(
+        "--quantization",
+        default="int8",
+        choices=("int8", "int8_float32", "int16", "float32"),
+        help="weight type (default: int8)",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace OUT_DIR")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    return parser
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from restore.export import export_ctranslate2
+    from restore.loading import resolve_model
+
+    _quiet_transformers(args.verbose)
+    out = export_ctranslate2(
+        resolve_model(args.model_dir),
+        args.out_dir,
+        quantization=args.quantization,
+        overwrite=args.overwrite,
+    )
+    print(f"restore export-ct2: wrote {out}", file=sys.stderr)
+    return EXIT_OK
+
+
+# -- shared options --------------------------------------------------------------------------
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model")
+    group.add_argument(
+        "--model", default="default", help="'default', a model directory or a Hub name"
+    )
+    group.add_argument(
+        "--backend",
+        default="torch",
+        choices=("torch", "torch-int8", "ctranslate2"),
+        help="inference backend (default: torch)",
+    )
+    group.add_argument("--threads", type=int, help="CPU threads for the model")
+    group.add_argument("--batch-size", type=int, default=32, help="units per model call")
+    guard = parser.add_argument_group("guard (overrides the model's restore.json)")
+    guard.add_argument("--min-confidence", type=float, help="reject units below this")
+    guard.add_argument("--max-length-ratio", type=float, help="reject word-count ratios beyond")
+    guard.add_argument(
+        "--keep-numbers",
+        action=argparse.BooleanOptionalAction,
+        help="reject units whose numbers change",
+    )
+    guard.add_argument(
+        "--keep-names",
+        action=argparse.BooleanOptionalAction,
+        help="reject units whose names change",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+
+
+def _guard(args: argparse.Namespace) -> dict:
+    values = {
+        "min_confidence": args.min_confidence,
+        "max_length_ratio": args.max_length_ratio,
+        "keep_numbers": args.keep_numbers,
+        "keep_names": args.keep_names,
+    }
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def _load_restorer(args: argparse.Namespace):
+    from restore.restorer import Restorer
+
+    if args.backend != "ctranslate2":
+        _quiet_transformers(args.verbose)
+    try:
+        return Restorer.from_pretrained(
+            args.model,
+            backend=args.backend,
+            guard=_guard(args) or None,
+            threads=args.threads,
+            batch_size=args.batch_size,
+        )
+    except ValueError as err:  # bad guard values
+        from restore.errors import InputError
+
+        raise InputError(str(err)) from err
+
+
+def _quiet_transformers(verbose: bool) -> None:
+    """No weight-loading progress bars or advice on stderr unless -v: the CLI's output is the
+    restored text, and its stderr is for this program's messages."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    if verbose:
+        return
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:
+        return
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+
+_PARSERS = {"restore": _restore_parser, "batch": _batch_parser, "export-ct2": _export_parser}
+_COMMANDS = {"restore": _run_restore, "batch": _run_batch, "export-ct2": _run_export}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

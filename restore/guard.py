@@ -1,0 +1,96 @@
+"""The do-no-harm guard: when a restored unit is not trusted, the unit keeps its input.
+
+A spinner swaps words; it does not touch numbers or names, does not write much longer or shorter
+text, and the model is sure of itself when it undoes a swap. A restored unit that breaks one of
+these expectations is more likely a model error than a restoration, so the Restorer keeps the
+input unit and reports why. Thresholds live in :class:`restore.format.GuardSettings`
+(``restore.json``) and can be overridden when loading a model.
+
+>>> from restore.format import GuardSettings
+>>> check("He paid 40 dollars.", "He paid 14 dollars.", confidence=0.9, guard=GuardSettings())
+('number_changed',)
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from restore.format import GuardSettings
+from restore.text import Token, tokenize
+
+NUMBER_CHANGED = "number_changed"
+NAME_CHANGED = "name_changed"
+LENGTH_RATIO = "length_ratio"
+LOW_CONFIDENCE = "low_confidence"
+UNPLACED_EDITS = "unplaced_edits"
+UNFINISHED = "unfinished"
+REASONS = (NUMBER_CHANGED, NAME_CHANGED, LENGTH_RATIO, LOW_CONFIDENCE, UNPLACED_EDITS, UNFINISHED)
+
+# Tokens after which the next word starts a sentence (so its capital does not mark a name).
+_SENTENCE_BREAKS = frozenset(".!?…:;\"'“”‘’()[]-–—")
+
+
+def check(
+    source: str,
+    restored: str,
+    *,
+    confidence: float,
+    guard: GuardSettings,
+    finished: bool = True,
+    failed_items: int = 0,
+) -> tuple[str, ...]:
+    """Reasons to reject ``restored`` as the restoration of ``source`` (both normalised).
+
+    An empty tuple accepts it. ``finished`` is false when the model stopped at its length limit;
+    ``failed_items`` counts edit-list items that could not be placed (edits format).
+    """
+    reasons = []
+    before, after = tokenize(source), tokenize(restored)
+    if guard.keep_numbers and _numbers(before) != _numbers(after):
+        reasons.append(NUMBER_CHANGED)
+    if guard.keep_names and _names_differ(before, after):
+        reasons.append(NAME_CHANGED)
+    if not _length_ok(before, after, guard.max_length_ratio):
+        reasons.append(LENGTH_RATIO)
+    if confidence < guard.min_confidence:
+        reasons.append(LOW_CONFIDENCE)
+    if failed_items:
+        reasons.append(UNPLACED_EDITS)
+    if not finished:
+        reasons.append(UNFINISHED)
+    return tuple(reasons)
+
+
+def _numbers(tokens: list[Token]) -> Counter[str]:
+    return Counter(t.text for t in tokens if t.kind == "number")
+
+
+def _names_differ(before: list[Token], after: list[Token]) -> bool:
+    """Whether a mid-sentence capitalised word of either side occurs a different number of times
+    on the other side (anywhere, so a name that moves to the start of a sentence still counts)."""
+    count_before = Counter(t.text for t in before)
+    count_after = Counter(t.text for t in after)
+    names = _mid_sentence_capitals(before) | _mid_sentence_capitals(after)
+    return any(count_before[name] != count_after[name] for name in names)
+
+
+def _mid_sentence_capitals(tokens: list[Token]) -> set[str]:
+    names = set()
+    for i, token in enumerate(tokens):
+        if token.kind != "word" or not token.text[0].isupper() or i == 0:
+            continue
+        if tokens[i - 1].text in _SENTENCE_BREAKS:
+            continue
+        # "I" is a pronoun, not a name.
+        if token.text != "I":
+            names.add(token.text)
+    return names
+
+
+def _length_ok(before: list[Token], after: list[Token], max_ratio: float) -> bool:
+    n_before = sum(1 for t in before if t.kind != "other")
+    n_after = sum(1 for t in after if t.kind != "other")
+    if n_before == 0 or n_after == 0:
+        return n_before == n_after
+    ratio = n_after / n_before
+    return 1 / max_ratio <= ratio <= max_ratio

@@ -1,0 +1,169 @@
+"""Shared fixtures: a tiny random T5 model directory, built offline once per test run.
+
+``tiny_model`` (text target format) and ``tiny_edits_model`` (edits format) are complete model
+directories (config + safetensors weights, generation config, fast tokenizer trained in a
+second on the fixture news text, restore.json) of a 2-layer, width-64 T5. Their outputs are
+random but deterministic; they exercise loading, batching, backends and the CLI. Tests that
+need particular outputs (edits at known places) use ``stub_restorer``, whose generator writes a
+function of each source.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data" / "tiny_news.jsonl"
+
+
+def fixture_texts() -> list[str]:
+    with open(DATA, encoding="utf-8") as fh:
+        return [json.loads(line)["text"] for line in fh if line.strip()]
+
+
+def build_tiny_model(
+    out_dir: Path,
+    tokenizer_dir: Path,
+    *,
+    target_format: str = "text",
+    num_beams: int = 1,
+    max_new_tokens: int = 24,
+    seed: int = 0,
+    scale_decoder_outputs: bool = True,
+    **settings,
+) -> Path:
+    """Write a random tiny T5 model directory that follows the model-directory contract."""
+    import torch
+    from transformers import GenerationConfig, T5Config, T5ForConditionalGeneration
+
+    from restore.format import ModelSettings, save_settings
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copyfile(tokenizer_dir / name, out_dir / name)
+    from tokenizers import Tokenizer
+
+    vocab_size = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json")).get_vocab_size()
+    torch.manual_seed(seed)
+    config = T5Config(
+        vocab_size=vocab_size,
+        d_model=64,
+        d_ff=128,
+        d_kv=16,
+        num_heads=4,
+        num_layers=2,
+        num_decoder_layers=2,
+        decoder_start_token_id=0,
+        pad_token_id=0,
+        eos_token_id=1,
+        # A larger initialisation than T5's default makes a random model write varied tokens
+        # rather than one token repeated, which makes backend comparisons meaningful.
+        initializer_factor=3.0,
+        tie_word_embeddings=scale_decoder_outputs,
+    )
+    T5ForConditionalGeneration(config).save_pretrained(out_dir)
+    GenerationConfig(
+        num_beams=num_beams,
+        max_new_tokens=max_new_tokens,
+        decoder_start_token_id=0,
+        pad_token_id=0,
+        eos_token_id=1,
+    ).save_pretrained(out_dir)
+    defaults = {"max_words": 24, "max_source_tokens": 96, "max_target_tokens": max_new_tokens}
+    save_settings(ModelSettings(target_format=target_format, **{**defaults, **settings}), out_dir)
+    return out_dir
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread():
+    """One thread: on a shared 2-core machine, a second OpenMP thread that has to wait for a
+    busy core can make small matrix products hundreds of times slower."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def tokenizer_dir(tmp_path_factory) -> Path:
+    from training.tokenizer import TokenizerConfig, train_tokenizer
+
+    out = tmp_path_factory.mktemp("tokenizer")
+    lines = [p for text in fixture_texts() for p in text.split("\n\n")]
+    return train_tokenizer(lines, out, TokenizerConfig(vocab_size=400, extra_tokens=("⇒", "‖")))
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory, tokenizer_dir) -> Path:
+    """A text-format model directory. Read-only: copy it (``model_copy``) to change it."""
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", tokenizer_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_edits_model(tmp_path_factory, tokenizer_dir) -> Path:
+    return build_tiny_model(
+        tmp_path_factory.mktemp("tiny-edits") / "model", tokenizer_dir, target_format="edits"
+    )
+
+
+@pytest.fixture
+def model_copy(tiny_model, tmp_path) -> Path:
+    return Path(shutil.copytree(tiny_model, tmp_path / "model"))
+
+
+@pytest.fixture(scope="session")
+def tiny_restorer(tiny_model):
+    from restore import Restorer
+
+    return Restorer.from_pretrained(tiny_model, threads=1)
+
+
+class StubGenerator:
+    """A generator whose output for each unit is ``write(source_text)``, with token
+    probability ``prob``; it records every batch it is given."""
+
+    def __init__(self, tokenizer, write: Callable[[str], str], *, prefix: str = "", prob=0.9):
+        self.tokenizer = tokenizer
+        self.write = write
+        self.prefix = prefix
+        self.prob = prob
+        self.batches: list[list[str]] = []
+
+    def generate(self, batch):
+        from restore.backends import Generation
+
+        sources = [self.tokenizer.decode(list(ids), skip_special_tokens=True) for ids in batch]
+        sources = [s[len(self.prefix) :] for s in sources]
+        self.batches.append(sources)
+        out = []
+        for source in sources:
+            ids = self.tokenizer.encode(self.write(source)).ids[:-1]  # without </s>
+            out.append(Generation(tuple(ids), (math.log(self.prob),) * (len(ids) + 1), True))
+        return out
+
+
+@pytest.fixture
+def stub_restorer(tiny_model):
+    """``stub_restorer(write, target_format="text", guard=None, **settings)`` builds a Restorer
+    over the tiny model's tokenizer whose model writes ``write(unit_source)``."""
+    from restore import Restorer
+    from restore.format import load_settings
+    from restore.loading import load_decoding, load_tokenizer
+
+    base = load_settings(tiny_model)
+    tokenizer = load_tokenizer(tiny_model, load_decoding(tiny_model, base))
+
+    def build(write, *, target_format="text", guard=None, batch_size=8, prob=0.9, **settings):
+        model_settings = dataclasses.replace(base, target_format=target_format, **settings)
+        generator = StubGenerator(tokenizer, write, prefix=model_settings.prefix, prob=prob)
+        restorer = Restorer(
+            generator, tokenizer, model_settings, guard=guard, batch_size=batch_size
+        )
+        return restorer
+
+    return build
