@@ -22,9 +22,11 @@ from typing import Any, TypeVar
 
 import yaml
 
+from restore.format import EDIT_TOKENS
 from training.spinner import SpinnerConfig
 from training.synthesize import SynthesisConfig
 from training.tokenizer import TokenizerConfig
+from training.train import TrainConfig
 
 T = TypeVar("T")
 
@@ -43,16 +45,24 @@ class ExperimentConfig:
     spinner: SpinnerConfig = dataclasses.field(default_factory=SpinnerConfig)
     synthesis: SynthesisConfig = dataclasses.field(default_factory=SynthesisConfig)
     tokenizer: TokenizerConfig = dataclasses.field(default_factory=TokenizerConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
     def validate(self) -> None:
         """Cross-field checks; raises ConfigError."""
-        for section in (self.spinner, self.synthesis, self.tokenizer):
+        for section in (self.spinner, self.synthesis, self.tokenizer, self.train):
             check = getattr(section, "validate", None)
             if check is not None:
                 try:
                     check()
                 except ValueError as err:
                     raise ConfigError(str(err)) from err
+        if self.train.target_format == "edits" and self.train.init == "scratch":
+            missing = set(EDIT_TOKENS) - set(self.tokenizer.extra_tokens)
+            if missing:
+                raise ConfigError(
+                    f"train.target_format 'edits' needs tokenizer.extra_tokens to include "
+                    f"{sorted(missing)}"
+                )
 
 
 def load_config(

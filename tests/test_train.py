@@ -1,0 +1,165 @@
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+from restore.format import apply_target, load_settings
+from training.config import load_config
+from training.synthesize import synthesize
+from training.tokenizer import build_tokenizer
+from training.train import MODEL_DIR, TRAIN_DIR, TrainingError, train
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = [
+    "train.max_steps=12",
+    "train.eval_steps=6",
+    "train.logging_steps=2",
+    "train.eval_samples=8",
+    "train.max_target_tokens=32",
+    "train.warmup_steps=2",
+]
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    """Pairs and tokenizer of the tiny config, made once and copied per test."""
+    base = tmp_path_factory.mktemp("prepared")
+    config = load_config(ROOT / "configs/tiny.yaml", [f"output_dir={base}"])
+    synthesize(config, base)
+    build_tokenizer(config, base)
+    return base
+
+
+def experiment(prepared, tmp_path, *overrides):
+    out = tmp_path / "run"
+    shutil.copytree(prepared, out)
+    return load_config(ROOT / "configs/tiny.yaml", [f"output_dir={out}", *FAST, *overrides])
+
+
+def logged(out: Path, key: str) -> list[float]:
+    with open(out / TRAIN_DIR / "log.csv", newline="", encoding="utf-8") as fh:
+        return [float(r[key]) for r in csv.DictReader(fh) if r.get(key)]
+
+
+def test_tiny_training_learns_and_writes_a_loadable_model_dir(prepared, tmp_path):
+    config = experiment(prepared, tmp_path)
+    model_dir = train(config, config.output_dir)
+    out = Path(config.output_dir)
+    losses = logged(out, "loss")
+    assert len(losses) >= 4 and losses[-1] < losses[0]
+    assert logged(out, "eval_f0.5")  # edit-level metrics ran during training
+
+    for name in (
+        "model.safetensors",
+        "config.json",
+        "generation_config.json",
+        "tokenizer.json",
+        "restore.json",
+        "training_config.yaml",
+        "metrics.json",
+        "README.md",
+        "training_curves.png",
+        "training_log.csv",
+    ):
+        assert (model_dir / name).is_file(), name
+    assert not list(model_dir.glob("*.bin"))
+    settings = load_settings(model_dir)
+    assert settings.target_format == "edits" and settings.max_words == config.synthesis.max_words
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    assert 0.0 <= metrics["valid"]["f0.5"] <= 1.0 and metrics["train"]["steps"] == 12
+
+    model = AutoModelForSeq2SeqLM.from_pretrained(model_dir, use_safetensors=True)
+    assert model.dtype == torch.float16  # stored small; callers cast as they need
+    model = model.float()
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    spun = "The celebration ejects journalists outside the depository."
+    ids = model.generate(**tokenizer([spun], return_tensors="pt"), max_new_tokens=8)
+    text = tokenizer.decode(ids[0], skip_special_tokens=True)
+    assert isinstance(apply_target(spun, text, settings).text, str)
+
+
+def test_resume_continues_from_the_checkpoint(prepared, tmp_path):
+    config = experiment(prepared, tmp_path, "train.max_steps=6")
+    train(config, config.output_dir)
+    out = Path(config.output_dir)
+    assert (out / TRAIN_DIR / "checkpoint-6").is_dir()
+    with pytest.raises(TrainingError, match="--resume"):
+        train(config, config.output_dir)
+    longer = load_config(
+        ROOT / "configs/tiny.yaml", [f"output_dir={out}", *FAST, "train.max_steps=12"]
+    )
+    train(longer, out, resume=True)
+    state = json.loads((out / TRAIN_DIR / "checkpoint-12" / "trainer_state.json").read_text())
+    assert state["global_step"] == 12
+    steps = [int(s) for s in logged_steps(out)]
+    assert steps == sorted(steps) and max(steps) == 12 and min(steps) <= 6
+
+
+def logged_steps(out: Path) -> list[str]:
+    with open(out / TRAIN_DIR / "log.csv", newline="", encoding="utf-8") as fh:
+        return [r["step"] for r in csv.DictReader(fh) if r.get("loss")]
+
+
+def test_text_target_format(prepared, tmp_path):
+    config = experiment(
+        prepared,
+        tmp_path,
+        "train.target_format=text",
+        "train.max_steps=4",
+        "train.eval_steps=4",
+        "train.max_target_tokens=192",
+    )
+    model_dir = train(config, config.output_dir)
+    assert load_settings(model_dir).target_format == "text"
+
+
+def test_fine_tunes_a_local_pretrained_checkpoint(prepared, tmp_path):
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    tokenizer = AutoTokenizer.from_pretrained(prepared / "tokenizer")
+    checkpoint = tmp_path / "pretrained"
+    t5 = T5ForConditionalGeneration(
+        T5Config(
+            vocab_size=len(tokenizer),
+            d_model=32,
+            d_ff=64,
+            d_kv=8,
+            num_heads=2,
+            num_layers=1,
+            num_decoder_layers=1,
+            pad_token_id=0,
+            eos_token_id=1,
+            decoder_start_token_id=0,
+        )
+    )
+    t5.save_pretrained(checkpoint)
+    tokenizer.save_pretrained(checkpoint)
+    config = experiment(
+        prepared,
+        tmp_path,
+        f"train.init={checkpoint}",
+        "train.target_format=text",
+        "train.max_steps=4",
+        "train.eval_steps=4",
+        "train.max_target_tokens=192",
+    )
+    model_dir = train(config, config.output_dir)
+    model = AutoModelForSeq2SeqLM.from_pretrained(model_dir, use_safetensors=True)
+    assert model.config.d_model == 32
+
+
+def test_limits_that_leave_no_pair_are_a_clear_error(prepared, tmp_path):
+    config = experiment(prepared, tmp_path, "train.max_source_tokens=3")
+    with pytest.raises(TrainingError, match="no pair fits"):
+        train(config, config.output_dir)
+
+
+def test_missing_stage_outputs_are_clear_errors(tmp_path):
+    config = load_config(ROOT / "configs/tiny.yaml", [f"output_dir={tmp_path}"])
+    with pytest.raises(TrainingError, match="training.synthesize"):
+        train(config, tmp_path)
+    assert not (tmp_path / MODEL_DIR).exists()

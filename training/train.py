@@ -1,0 +1,609 @@
+"""Training stage: (spun, original) pairs -> a T5-style seq2seq restorer in a model directory.
+
+    python -m training.train --config configs/tiny.yaml [--output-dir DIR] [--resume]
+                             [--set train.max_steps=200 ...]
+
+Reads ``<output_dir>/pairs`` (training.synthesize) and, for a model trained from scratch,
+``<output_dir>/tokenizer`` (training.tokenizer); writes checkpoints and logs under
+``<output_dir>/train`` and the finished model directory, the only contract with inference,
+under ``<output_dir>/model``: safetensors weights, config, generation config, tokenizer,
+``restore.json``, the resolved config, metrics and a model card.
+
+Multi-GPU or multi-node runs need no code change: ``torchrun --nproc_per_node 4 -m
+training.train --config ...`` or ``accelerate launch -m training.train --config ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import json
+import logging
+import platform
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+MODEL_DIR = "model"
+TRAIN_DIR = "train"
+LOG_FILE = "log.csv"
+
+
+class TrainingError(RuntimeError):
+    """Training cannot start: missing stage outputs, or inconsistent settings."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shape of a T5 trained from scratch (ignored when fine-tuning a checkpoint)."""
+
+    d_model: int = 256
+    d_ff: int = 1024
+    d_kv: int = 64
+    num_heads: int = 4
+    num_layers: int = 4
+    num_decoder_layers: int = 4
+    dropout_rate: float = 0.1
+    feed_forward_proj: str = "relu"
+    relative_attention_num_buckets: int = 32
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How the model is built, fed and optimised (YAML section ``train``)."""
+
+    init: str = "scratch"  # "scratch", or a hub name or local path of a seq2seq checkpoint
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    target_format: str = "edits"  # "edits" (span edit list) or "text" (the whole original)
+    prefix: str = ""
+    max_source_tokens: int = 128
+    max_target_tokens: int = 96
+    max_train_pairs: int = 0  # 0 = all
+    optimizer: str = "adamw_torch"  # any TrainingArguments.optim name, e.g. "adafactor"
+    learning_rate: float = 2e-3
+    weight_decay: float = 0.01
+    lr_scheduler: str = "linear"
+    warmup_steps: int = 200
+    batch_size: int = 32
+    grad_accum: int = 1
+    max_steps: int = 1000
+    max_minutes: float = 0.0  # wall-clock budget of one invocation; 0 = none
+    logging_steps: int = 25
+    eval_steps: int = 250
+    eval_samples: int = 300  # valid pairs decoded at each evaluation
+    early_stopping_patience: int = 0  # evaluations without F0.5 gain before stopping; 0 = off
+    save_total_limit: int = 2
+    num_beams: int = 1
+    num_threads: int = 2
+    save_dtype: str = "float16"  # weights in the final model directory
+
+    def validate(self) -> None:
+        if self.target_format not in ("edits", "text"):
+            raise ValueError("train.target_format must be 'edits' or 'text'")
+        if self.save_dtype not in ("float16", "float32"):
+            raise ValueError("train.save_dtype must be 'float16' or 'float32'")
+        for name in (
+            "max_source_tokens",
+            "max_target_tokens",
+            "batch_size",
+            "grad_accum",
+            "max_steps",
+            "logging_steps",
+            "eval_steps",
+            "eval_samples",
+            "num_beams",
+            "num_threads",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(f"train.{name} must be at least 1")
+        if self.learning_rate <= 0:
+            raise ValueError("train.learning_rate must be positive")
+
+
+# -- building the model and the data -------------------------------------------------------
+
+
+def build_model_settings(config: Any):
+    """The restore.json settings this experiment's model is trained and served with."""
+    from restore.format import ModelSettings
+
+    train, syn = config.train, config.synthesis
+    return ModelSettings(
+        target_format=train.target_format,
+        prefix=train.prefix,
+        max_source_tokens=train.max_source_tokens,
+        max_target_tokens=train.max_target_tokens,
+        segmentation=syn.unit,
+        max_words=syn.max_words,
+        versions=_versions(),
+    )
+
+
+def load_tokenizer_for(config: Any, output_dir: Path):
+    """Our own tokenizer for a model from scratch; the checkpoint's for a pretrained one."""
+    from restore.format import EDIT_TOKENS
+
+    if config.train.init == "scratch":
+        from training.tokenizer import load_tokenizer
+
+        folder = output_dir / "tokenizer"
+        if not folder.is_dir():
+            raise TrainingError(f"{folder} not found: run training.tokenizer first")
+        tokenizer = load_tokenizer(folder)
+    else:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(config.train.init)
+    if config.train.target_format == "edits":
+        pieces = tokenizer.convert_ids_to_tokens(tokenizer(" ".join(EDIT_TOKENS)).input_ids)
+        missing = [t for t in EDIT_TOKENS if t not in pieces]
+        if missing and config.train.init == "scratch":
+            raise TrainingError(
+                f"the tokenizer splits the edit marks {missing}: set tokenizer.extra_tokens "
+                f"to {list(EDIT_TOKENS)} and rerun training.tokenizer"
+            )
+        if missing:
+            tokenizer.add_tokens(missing)
+    return tokenizer
+
+
+def build_model(config: Any, tokenizer):
+    """A T5 from scratch sized by ``train.model``, or the pretrained checkpoint ``train.init``."""
+    import torch
+    from transformers import AutoModelForSeq2SeqLM, T5Config, T5ForConditionalGeneration
+
+    torch.manual_seed(config.seed)
+    train = config.train
+    if train.init != "scratch":
+        model = AutoModelForSeq2SeqLM.from_pretrained(train.init, use_safetensors=True)
+        if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
+            model.resize_token_embeddings(len(tokenizer))
+        return model
+    shape = train.model
+    model_config = T5Config(
+        vocab_size=len(tokenizer),
+        d_model=shape.d_model,
+        d_ff=shape.d_ff,
+        d_kv=shape.d_kv,
+        num_heads=shape.num_heads,
+        num_layers=shape.num_layers,
+        num_decoder_layers=shape.num_decoder_layers,
+        dropout_rate=shape.dropout_rate,
+        feed_forward_proj=shape.feed_forward_proj,
+        relative_attention_num_buckets=shape.relative_attention_num_buckets,
+        # A T5 from scratch must agree with its own tokenizer on these ids.
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        decoder_start_token_id=tokenizer.pad_token_id,
+    )
+    return T5ForConditionalGeneration(model_config)
+
+
+def prepare_split(dataset, tokenizer, settings, *, limit: int = 0):
+    """Tokenised (input_ids, labels) for a pairs split; over-long pairs are dropped, not cut.
+
+    Cutting would teach the model to drop text. Rows whose text holds the edit marks are
+    dropped too (they cannot be written as an edit list).
+    """
+    from restore.format import EDIT_TOKENS, encode_source, make_target
+
+    if limit:
+        dataset = dataset.select(range(min(limit, len(dataset))))
+
+    def encode(batch, indices):
+        inputs, labels = [], []
+        for spun, original in zip(batch["spun"], batch["original"]):
+            if any(m in spun or m in original for m in EDIT_TOKENS):
+                inputs.append([])  # dropped below
+                labels.append([])
+                continue
+            inputs.append(tokenizer(encode_source(spun, settings)).input_ids)
+            labels.append(tokenizer(text_target=make_target(spun, original, settings)).input_ids)
+        return {
+            "input_ids": inputs,
+            "labels": labels,
+            "length": [len(i) for i in inputs],
+            "row": indices,
+        }
+
+    # "row" (the pair's index in ``dataset``) lines predictions up with pairs; the Trainer drops
+    # it and "length" before the model sees a batch.
+    encoded = dataset.map(
+        encode,
+        batched=True,
+        with_indices=True,
+        remove_columns=dataset.column_names,
+        desc="tokenising",
+    )
+    return encoded.filter(
+        lambda row: (
+            0 < len(row["input_ids"]) <= settings.max_source_tokens
+            and 0 < len(row["labels"]) <= settings.max_target_tokens
+        )
+    )
+
+
+# -- evaluation during training ------------------------------------------------------------
+
+
+def make_compute_metrics(tokenizer, settings, eval_rows):
+    """compute_metrics for Seq2SeqTrainer: decode, apply to the spun text, score edits."""
+    import numpy as np
+
+    from restore.format import apply_target
+    from training.metrics import score
+
+    spun = [row["spun"] for row in eval_rows]
+    original = [row["original"] for row in eval_rows]
+
+    def compute(prediction) -> dict[str, float]:
+        ids = np.where(prediction.predictions < 0, tokenizer.pad_token_id, prediction.predictions)
+        outputs = tokenizer.batch_decode(ids, skip_special_tokens=True)
+        restored = [apply_target(s, out, settings).text for s, out in zip(spun, outputs)]
+        metrics = {
+            k: v for k, v in score(spun, original, restored).items() if isinstance(v, (int, float))
+        }
+        # Model selection: F0.5, with target-token accuracy breaking ties (early on every
+        # checkpoint has F0.5 = 0, and a tie would keep the oldest).
+        metrics["token_accuracy"] = _token_accuracy(prediction.predictions, prediction.label_ids)
+        metrics["selection"] = metrics["f0.5"] + 1e-3 * metrics["token_accuracy"]
+        return metrics
+
+    return compute
+
+
+def _token_accuracy(predictions, labels) -> float:
+    """Share of label tokens that the generated sequence has at the same position."""
+    import numpy as np
+
+    # Generated ids start with the decoder start token; labels do not.
+    predicted = predictions[:, 1:]
+    width = min(predicted.shape[1], labels.shape[1])
+    mask = labels[:, :width] >= 0
+    correct = (predicted[:, :width] == labels[:, :width]) & mask
+    return float(correct.sum() / max(int(np.count_nonzero(labels >= 0)), 1))
+
+
+# -- logging -------------------------------------------------------------------------------
+
+
+def _callbacks(config: Any, log_path: Path):
+    from transformers import TrainerCallback
+
+    class CsvLog(TrainerCallback):
+        """Every logged value as one CSV row (step, time, loss, eval metrics...)."""
+
+        def __init__(self):
+            self.started = time.time()
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if not logs or not state.is_world_process_zero:
+                return
+            row = {"step": state.global_step, "seconds": round(time.time() - self.started, 1)}
+            row.update({k: v for k, v in logs.items() if isinstance(v, (int, float))})
+            _append_csv(log_path, row)
+
+    class TimeBudget(TrainerCallback):
+        """Stops (after a save and an evaluation) when the wall-clock budget is spent."""
+
+        def __init__(self, minutes: float):
+            self.deadline = time.time() + minutes * 60
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if time.time() >= self.deadline:
+                logger.info("time budget spent at step %d", state.global_step)
+                control.should_training_stop = True
+                control.should_evaluate = True
+                control.should_save = True
+
+    callbacks = [CsvLog()]
+    if config.train.max_minutes > 0:
+        callbacks.append(TimeBudget(config.train.max_minutes))
+    if config.train.early_stopping_patience > 0:
+        from transformers import EarlyStoppingCallback
+
+        callbacks.append(EarlyStoppingCallback(config.train.early_stopping_patience))
+    return callbacks
+
+
+def _append_csv(path: Path, row: dict[str, Any]) -> None:
+    rows = []
+    if path.exists():
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    rows.append({k: str(v) for k, v in row.items()})
+    fields = list(dict.fromkeys(k for r in rows for k in r))
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def plot_log(log_path: Path, png_path: Path) -> None:
+    """Training loss and validation F0.5/recall against steps, from the CSV log."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with open(log_path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+
+    def series(key):
+        points = [(int(r["step"]), float(r[key])) for r in rows if r.get(key)]
+        return [p[0] for p in points], [p[1] for p in points]
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    left.plot(*series("loss"), label="train loss")
+    left.plot(*series("eval_loss"), "o-", label="valid loss")
+    left.set_xlabel("step")
+    left.set_yscale("log")
+    left.legend()
+    for key in ("eval_f0.5", "eval_precision", "eval_recall"):
+        steps, values = series(key)
+        if steps:
+            right.plot(steps, values, "o-", label=key.removeprefix("eval_"))
+    right.set_xlabel("step")
+    right.set_ylim(0, 1)
+    right.legend()
+    right.set_title("validation edits")
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=100)
+    plt.close(fig)
+
+
+# -- the stage -----------------------------------------------------------------------------
+
+
+def train(config: Any, output_dir: str | Path, *, resume: bool = False) -> Path:
+    """Train and write the model directory; returns its path."""
+    import datasets
+    import torch
+    from transformers import (
+        DataCollatorForSeq2Seq,
+        GenerationConfig,
+        Seq2SeqTrainer,
+        Seq2SeqTrainingArguments,
+    )
+
+    from training.config import save_config
+
+    out = Path(output_dir)
+    train_dir = out / TRAIN_DIR
+    if train_dir.exists() and not resume and any(train_dir.glob("checkpoint-*")):
+        raise TrainingError(f"{train_dir} holds checkpoints: pass --resume, or remove it")
+    pairs_dir = out / "pairs"
+    if not pairs_dir.is_dir():
+        raise TrainingError(f"{pairs_dir} not found: run training.synthesize first")
+    torch.set_num_threads(config.train.num_threads)
+    settings = build_model_settings(config)
+    tokenizer = load_tokenizer_for(config, out)
+    model = build_model(config, tokenizer)
+    model.generation_config = GenerationConfig(
+        decoder_start_token_id=model.config.decoder_start_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        num_beams=config.train.num_beams,
+        do_sample=False,
+        max_new_tokens=config.train.max_target_tokens,
+    )
+    logger.info("model: %.2f M parameters", model.num_parameters() / 1e6)
+
+    pairs = datasets.load_from_disk(str(pairs_dir))
+    train_set = prepare_split(
+        pairs["train"], tokenizer, settings, limit=config.train.max_train_pairs
+    )
+    eval_rows = (
+        pairs["valid"]
+        .shuffle(seed=config.seed)
+        .select(range(min(config.train.eval_samples, len(pairs["valid"]))))
+    )
+    eval_set = prepare_split(eval_rows, tokenizer, settings)
+    eval_rows = eval_rows.select(eval_set["row"])  # the pairs that fit, in eval order
+    if not len(train_set) or not len(eval_set):
+        raise TrainingError(
+            f"no pair fits train.max_source_tokens={settings.max_source_tokens} and "
+            f"train.max_target_tokens={settings.max_target_tokens} "
+            f"(train {len(train_set)}, valid {len(eval_set)} usable pairs)"
+        )
+    train_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, train_dir / "config.yaml")
+
+    cfg = config.train
+    args = Seq2SeqTrainingArguments(
+        output_dir=str(train_dir),
+        max_steps=cfg.max_steps,
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
+        learning_rate=cfg.learning_rate,
+        weight_decay=cfg.weight_decay,
+        lr_scheduler_type=cfg.lr_scheduler,
+        warmup_steps=cfg.warmup_steps,
+        optim=cfg.optimizer,
+        logging_steps=cfg.logging_steps,
+        eval_strategy="steps",
+        eval_steps=cfg.eval_steps,
+        save_strategy="steps",
+        save_steps=cfg.eval_steps,
+        save_total_limit=cfg.save_total_limit,
+        load_best_model_at_end=True,
+        metric_for_best_model="selection",
+        greater_is_better=True,
+        predict_with_generate=True,
+        generation_num_beams=cfg.num_beams,
+        train_sampling_strategy="group_by_length",
+        seed=config.seed,
+        data_seed=config.seed,
+        report_to=[],
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+    )
+    trainer = Seq2SeqTrainer(
+        model=model,
+        args=args,
+        train_dataset=train_set,
+        eval_dataset=eval_set,
+        data_collator=DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100),
+        processing_class=tokenizer,
+        compute_metrics=make_compute_metrics(tokenizer, settings, eval_rows),
+        callbacks=_callbacks(config, train_dir / LOG_FILE),
+    )
+    started = time.time()
+    trainer.train(resume_from_checkpoint=resume and _has_checkpoint(train_dir))
+    seconds = time.time() - started
+    final = trainer.evaluate()
+    model_dir = save_model_dir(trainer.model, tokenizer, settings, config, out / MODEL_DIR)
+    metrics = {
+        "valid": {k.removeprefix("eval_"): v for k, v in final.items()},
+        "train": {
+            "steps": trainer.state.global_step,
+            "seconds_this_run": round(seconds, 1),
+            "parameters": model.num_parameters(),
+            "train_pairs": len(train_set),
+            "hardware": _hardware(),
+        },
+    }
+    (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    if (train_dir / LOG_FILE).exists():
+        shutil.copy(train_dir / LOG_FILE, model_dir / "training_log.csv")
+        plot_log(train_dir / LOG_FILE, model_dir / "training_curves.png")
+    write_model_card(model_dir, config, metrics)
+    return model_dir
+
+
+def _has_checkpoint(train_dir: Path) -> bool:
+    return any(train_dir.glob("checkpoint-*"))
+
+
+def save_model_dir(model, tokenizer, settings, config: Any, model_dir: Path) -> Path:
+    """Write the inference contract: weights, configs, tokenizer, restore.json, config."""
+    import torch
+
+    from restore.format import save_settings
+    from training.config import save_config
+
+    if model_dir.exists():
+        shutil.rmtree(model_dir)
+    model_dir.mkdir(parents=True)
+    if config.train.save_dtype == "float16":
+        model = model.to(torch.float16)
+    model.save_pretrained(model_dir)
+    model.to(torch.float32)
+    tokenizer.save_pretrained(model_dir)
+    save_settings(settings, model_dir)
+    save_config(config, model_dir / "training_config.yaml")
+    return model_dir
+
+
+def write_model_card(model_dir: Path, config: Any, metrics: dict[str, Any]) -> None:
+    """README.md of the model directory: data, spinner, training, and measured figures."""
+    valid = metrics.get("valid", {})
+    test = metrics.get("test")
+    run = metrics["train"]
+    lines = [
+        f"# restore model `{config.name}`",
+        "",
+        "A T5-style seq2seq model that restores the original wording of synonym-spun English "
+        "news. Load it with `restore.Restorer.from_pretrained(path)` or plain transformers "
+        "(`AutoModelForSeq2SeqLM`, `AutoTokenizer`); `restore.json` holds the input/output "
+        "format.",
+        "",
+        "## Data",
+        f"- inputs: {', '.join(config.synthesis.inputs)} (train split only; valid for model "
+        "selection)",
+        f"- units: {config.synthesis.unit}, at most {config.synthesis.max_words} words; "
+        f"{config.synthesis.spins_per_unit} spin(s) per unit, {config.synthesis.clean_share:.0%} "
+        "kept unspun",
+        f"- spinner: rates {list(config.synthesis.rates) or [config.spinner.rate]}, "
+        f"choice {config.spinner.choice}, relation weights {config.spinner.relation_weights}, "
+        f"function-word rate {config.spinner.function_rate}",
+        "",
+        "## Training",
+        f"- init: {config.train.init}; target format: {config.train.target_format}",
+        f"- parameters: {run['parameters'] / 1e6:.1f} M; steps: {run['steps']}; "
+        f"train pairs: {run['train_pairs']}",
+        f"- time (last run): {run['seconds_this_run'] / 60:.1f} min on {run['hardware']}",
+        "",
+        "## Validation (during training)",
+        _metric_line(valid),
+    ]
+    if test:
+        lines += ["", "## Held-out test", _metric_line(test)]
+    (model_dir / "README.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _metric_line(metrics: dict[str, Any]) -> str:
+    keys = ("precision", "recall", "f0.5", "false_changes_per_100_tokens", "bleu", "chrf")
+    return " | ".join(f"{k} {metrics[k]:.4g}" for k in keys if isinstance(metrics.get(k), float))
+
+
+def _versions() -> dict[str, str]:
+    import tokenizers
+    import torch
+    import transformers
+
+    return {
+        "transformers": transformers.__version__,
+        "torch": torch.__version__,
+        "tokenizers": tokenizers.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def _hardware() -> str:
+    import os
+
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"{os.cpu_count()} CPU cores ({platform.machine()}), {torch.get_num_threads()} threads"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m training.train",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--config", required=True, help="experiment YAML")
+    parser.add_argument("--output-dir", help="overrides output_dir from the config")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the latest checkpoint in <output_dir>/train",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set train.max_steps=500",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+    from training.config import ConfigError, load_config
+
+    overrides = list(args.set) + ([f"output_dir={args.output_dir}"] if args.output_dir else [])
+    try:
+        config = load_config(args.config, overrides)
+        model_dir = train(config, config.output_dir, resume=args.resume)
+    except (ConfigError, TrainingError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"model written to {model_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
