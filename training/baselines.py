@@ -27,7 +27,7 @@ from functools import lru_cache
 
 import lemminflect
 
-from restore.text import Token, tokenize
+from restore.text import Token, split_sentences, tokenize
 from training.lexicon import Lexicon
 from training.ngram import NUM, NgramModel
 
@@ -42,7 +42,6 @@ _TAGS = {
 }
 _BASE_TAG = {"n": "NN", "v": "VB", "a": "JJ", "r": "RB"}
 _POSSESSIVE_RE = re.compile(r"(?P<base>.+?)(?P<clitic>['’]s)$", re.IGNORECASE)
-_SENTENCE_END = frozenset(".!?…")
 _OPENERS = frozenset("\"'“‘([")
 
 
@@ -162,7 +161,7 @@ class InverseThesaurusRestorer:
         return tuple(sorted(best.items(), key=lambda item: (-item[1], item[0])))
 
     def _sites(self, text: str, tokens: list[Token]) -> list[_Site]:
-        initial = _sentence_initial(tokens)
+        initial = _sentence_initial(text, tokens)
         sites = []
         i = 0
         while i < len(tokens):
@@ -342,16 +341,24 @@ def _apply_casing(text: str, casing: str) -> str:
     return text
 
 
-def _sentence_initial(tokens: list[Token]) -> list[bool]:
-    flags = []
-    at_start = True
-    for tok in tokens:
-        if tok.kind == "other" and tok.text in _OPENERS:
-            flags.append(False)
-            continue
-        flags.append(at_start and tok.kind == "word")
-        at_start = tok.kind == "other" and tok.text in _SENTENCE_END
-    return flags
+def _sentence_initial(text: str, tokens: list[Token]) -> list[bool]:
+    """Per token, whether it is the first word of its sentence (restore.text's sentences, so
+    "Mr. Fete" is no sentence start) and not capitalised elsewhere mid-sentence (a name)."""
+    starts = {start for start, _ in split_sentences(text)}
+    flags = [False] * len(tokens)
+    at_start = False
+    for i, tok in enumerate(tokens):
+        at_start = at_start or tok.start in starts
+        if tok.kind == "word" and at_start:
+            flags[i] = True
+        if not (tok.kind == "other" and tok.text in _OPENERS):
+            at_start = False
+    names = {
+        t.text.lower()
+        for t, first in zip(tokens, flags)
+        if t.kind == "word" and t.text[:1].isupper() and not first
+    }
+    return [first and t.text.lower() not in names for t, first in zip(tokens, flags)]
 
 
 def _splice(text: str, edits: list[tuple[int, int, str]]) -> str:

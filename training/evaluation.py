@@ -213,6 +213,7 @@ def build_baseline(name: str, *, lm_dir: str | Path | None = None, **settings) -
 def load_model(model_dir: str | Path) -> Restorer:
     """A trained model directory, loaded with ``restore.Restorer.from_pretrained``."""
     try:
+        from restore import RestoreError
         from restore import Restorer as ModelRestorer
     except ImportError as err:
         raise EvaluationError(
@@ -220,7 +221,7 @@ def load_model(model_dir: str | Path) -> Restorer:
         ) from err
     try:
         return ModelRestorer.from_pretrained(model_dir)
-    except (OSError, ValueError) as err:
+    except (RestoreError, OSError, ValueError) as err:
         raise EvaluationError(f"cannot load the model in {model_dir}: {err}") from err
 
 

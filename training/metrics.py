@@ -84,7 +84,6 @@ class SubstitutionOutcome:
     pos: str  # "n", "v", "a", "r" or "f"
     inflected: bool
     restored: bool
-    spun_token: int  # index of its first spun token, for slicing by position
 
 
 def token_texts(text: str) -> list[str]:
@@ -207,12 +206,14 @@ def substitution_outcomes(
 ) -> list[SubstitutionOutcome]:
     """Per spinner substitution, whether the restored text holds the original words there.
 
-    Each substitution needs ``spun_start``/``spun_end`` (character offsets in the spun text) and
-    ``original``; ``start``/``end`` (offsets in the original) are used when present, so that a
-    substitution inside a token ("fete" of "fete's") is judged on the whole token. The spun
-    tokens it covers are mapped through the spun -> restored alignment; it counts as restored
-    when the restored tokens there equal the original tokens (case-insensitive). A substitution
-    that the alignment merges with a neighbouring change counts only if the whole block matches.
+    Each substitution needs ``spun_start``/``spun_end`` (its character span in the spun text)
+    and ``original`` (the text it replaced). Undoing the substitutions in order gives each one's
+    span in the original text; the original tokens overlapping it (a whole token, so "party's"
+    when only "party" was swapped) must all survive in the restored text: aligned unchanged,
+    ignoring case, by the original -> restored alignment, with nothing inserted among or right
+    next to them (keeping "public press" where the original says "press" is not a restoration).
+    Aligning with the original rather than the spun text keeps a substitution's boundaries
+    exact: "council" spun from "city council" and put back is one restored substitution.
 
     >>> subs = [{"spun_start": 4, "spun_end": 8, "original": "party", "kind": "word",
     ...          "pos": "n", "tag": "NN"}]
@@ -220,29 +221,32 @@ def substitution_outcomes(
     ...                                              subs)]
     [True]
     """
-    spun_tokens = tokenize(spun)
-    restored_texts = token_texts(restored)
     original_tokens = tokenize(original)
-    pieces = align([t.text for t in spun_tokens], restored_texts)
+    pieces = align(
+        [t.text.lower() for t in original_tokens], [t.lower() for t in token_texts(restored)]
+    )
+    kept = [False] * len(original_tokens)
+    inserted_before: set[int] = set()
+    for tag, i1, _, _, _ in pieces:
+        if tag == "equal":
+            kept[i1] = True
+        elif tag == "insert":
+            inserted_before.add(i1)
     outcomes = []
-    for sub in substitutions:
-        a, b = _token_span(spun_tokens, sub["spun_start"], sub["spun_end"])
-        if "start" in sub and "end" in sub:
-            c, d = _token_span(original_tokens, sub["start"], sub["end"])
-            expected = [t.text.lower() for t in original_tokens[c:d]]
-        else:
-            expected = [t.lower() for t in token_texts(sub["original"])]
-        j1, j2 = _map_span(pieces, a, b)
-        got = [t.lower() for t in restored_texts[j1:j2]]
+    shift = 0  # length of the original text minus the spun text, before the current span
+    for sub in sorted(substitutions, key=lambda x: x["spun_start"]):
+        start = sub["spun_start"] + shift
+        end = start + len(sub["original"])
+        shift += len(sub["original"]) - (sub["spun_end"] - sub["spun_start"])
+        c, d = _token_span(original_tokens, start, end)
+        restored_here = c < d and all(kept[c:d]) and not any(c <= k <= d for k in inserted_before)
         tag = sub.get("tag", "")
-        inflected = sub.get("inflected", tag not in _BASE_TAGS)
         outcomes.append(
             SubstitutionOutcome(
                 kind=sub.get("kind", "word"),
                 pos=sub.get("pos") or "unknown",
-                inflected=bool(inflected),
-                restored=got == expected,
-                spun_token=a,
+                inflected=bool(sub.get("inflected", tag not in _BASE_TAGS)),
+                restored=restored_here,
             )
         )
     return outcomes
@@ -345,18 +349,3 @@ def _token_span(tokens: list[Token], start: int, end: int) -> tuple[int, int]:
         first += 1
     last = bisect.bisect_left(starts, end)
     return first, max(first, last)
-
-
-def _map_span(pieces: list[tuple[str, int, int, int, int]], a: int, b: int) -> tuple[int, int]:
-    """The target token span the source tokens ``a:b`` became, through aligned pieces."""
-    hit = [
-        (j1, j2) for _, i1, i2, j1, j2 in pieces if (i1 < b and i2 > a) or (i1 == i2 and a < i1 < b)
-    ]
-    if not hit:
-        # Nothing aligned (an empty span): the target position of a.
-        for _, i1, _, j1, _ in pieces:
-            if i1 >= a:
-                return j1, j1
-        end = pieces[-1][4] if pieces else 0
-        return end, end
-    return min(j for j, _ in hit), max(j for _, j in hit)
