@@ -197,17 +197,19 @@ def prepare_split(dataset, tokenizer, settings, *, limit: int = 0):
         dataset = dataset.select(range(min(limit, len(dataset))))
 
     def encode(batch, indices):
-        inputs, labels = [], []
-        for spun, original in zip(batch["spun"], batch["original"]):
-            if any(m in spun or m in original for m in EDIT_TOKENS):
-                inputs.append([])  # dropped below
-                labels.append([])
-                continue
-            inputs.append(tokenizer(encode_source(spun, settings)).input_ids)
-            labels.append(tokenizer(text_target=make_target(spun, original, settings)).input_ids)
+        usable = [
+            not any(m in s or m in o for m in EDIT_TOKENS)
+            for s, o in zip(batch["spun"], batch["original"])
+        ]
+        pairs = [(s, o) for s, o, ok in zip(batch["spun"], batch["original"], usable) if ok]
+        sources = tokenizer([encode_source(s, settings) for s, _ in pairs]).input_ids
+        targets = tokenizer(text_target=[make_target(s, o, settings) for s, o in pairs]).input_ids
+        encoded = iter(zip(sources, targets))
+        # Unusable rows get empty sequences and are filtered out below.
+        inputs, labels = zip(*(next(encoded) if ok else ([], []) for ok in usable))
         return {
-            "input_ids": inputs,
-            "labels": labels,
+            "input_ids": list(inputs),
+            "labels": list(labels),
             "length": [len(i) for i in inputs],
             "row": indices,
         }
