@@ -81,6 +81,8 @@ class TorchGenerator:
         self.model = model.eval()
         self.decoding = decoding
         self.config = generation_config or _generation_config(None, decoding)
+        # generate() fills unset fields from the model's own config: make it the same one.
+        self.model.generation_config = self.config
 
     @classmethod
     def load(
@@ -251,6 +253,10 @@ def _generation_config(model_dir: Path | None, decoding: DecodingSettings):
         num_beams=decoding.num_beams,
         max_new_tokens=decoding.max_new_tokens,
         min_new_tokens=decoding.min_new_tokens or None,
+        # Lengths count new tokens only; a saved max_length/min_length would only draw a
+        # warning on every call.
+        max_length=None,
+        min_length=None,
         decoder_start_token_id=decoding.decoder_start_token_id,
         eos_token_id=decoding.eos_token_id,
         pad_token_id=decoding.pad_token_id,

@@ -7,8 +7,10 @@ malformed row; or a count of blank lines skipped. Nothing is dropped silently.
 Resume works from a checkpoint file next to the output (``OUT.progress.json``), replaced
 atomically after the output and errors files are flushed to disk. It records how far the input
 was read and how long both files were at that moment. ``resume=True`` truncates both files back
-to those lengths and continues reading from there; decoding is deterministic, so a job killed
-at any point (SIGKILL included) and resumed writes the same bytes as one uninterrupted run.
+to those lengths and continues reading from there. Checkpoints fall at the ends of the
+Restorer's read-ahead windows, so the resumed run batches the same units together as an
+uninterrupted one would; with deterministic decoding, a job killed at any point (SIGKILL
+included) and resumed writes the same bytes as one uninterrupted run.
 
 >>> summary = run_batch(restorer, "in.jsonl", "out.jsonl", field="text")
 >>> summary.rows, summary.errors
@@ -21,7 +23,6 @@ import dataclasses
 import json
 import logging
 import os
-import time
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ CHECKPOINT_VERSION = 1
 MAX_RAW_CHARS = 10_000  # of a malformed line kept in the errors file
 RESTORED_FIELD = "restored"
 EDITS_FIELD = "edits"
+UNITS_FIELD = "units"
 
 
 @dataclass(frozen=True)
@@ -92,27 +94,34 @@ def run_batch(
     resume: bool = False,
     overwrite: bool = False,
     progress: bool = True,
-    checkpoint_every: int = 256,
+    include_units: bool = False,
     job: Mapping[str, Any] | None = None,
 ) -> BatchSummary:
     """Restore ``field`` of every row of the JSONL file ``input_path`` into ``output_path``.
 
     Refuses to replace an existing output unless ``overwrite`` (start again) or ``resume``
-    (continue from its checkpoint). ``job`` (for instance the model and backend) is recorded in
-    the checkpoint; resuming with a different ``job`` or ``field`` is refused. Raises
+    (continue from its checkpoint). ``include_units`` adds each row's unit reports (the guard's
+    decisions) as ``units``. ``job`` (for instance the model and backend) is recorded in the
+    checkpoint with the batching settings; resuming with a different job or field is refused.
+    Raises
     :class:`InputError` for a missing, binary or unreadable input, or a ``field`` the first row
     lacks.
     """
     if resume and overwrite:
         raise ValueError("resume and overwrite exclude each other")
-    if checkpoint_every < 1:
-        raise ValueError("checkpoint_every must be at least 1")
     source, out = Path(input_path), Path(output_path)
     err_path = Path(errors_path) if errors_path else default_paths(out)[0]
     ckpt_path = default_paths(out)[1]
     _check_input(source)
+    # Everything that shapes the output bytes must match when a job resumes.
+    job = {
+        **(job or {}),
+        "batch_size": restorer.batch_size,
+        "read_ahead": restorer.read_ahead,
+        "include_units": include_units,
+    }
     state = _Checkpoint(
-        CHECKPOINT_VERSION, str(source.resolve()), source.stat().st_size, field, dict(job or {})
+        CHECKPOINT_VERSION, str(source.resolve()), source.stat().st_size, field, job
     )
     existing = [p for p in (out, err_path) if p.exists()]
     if resume and ckpt_path.exists():
@@ -148,23 +157,16 @@ def run_batch(
         fin.seek(state.offset)
         pending: deque[_Entry] = deque()
         texts = _read_rows(fin, state, field, pending)
-        since = 0
-        last = time.monotonic()
-        for result in restorer.restore_detailed_iter(texts):
-            _write_errors(pending, ferr, state)
-            entry = pending.popleft()
-            row = {
-                **entry.row,
-                RESTORED_FIELD: result.text,
-                EDITS_FIELD: [dataclasses.asdict(e) for e in result.edits],
-            }
-            fout.write(_json_line(row))
-            state.rows += 1
-            _advance(state, entry, bar)
-            since += 1
-            if since >= checkpoint_every or time.monotonic() - last > 30:
-                _commit(state, fout, ferr, ckpt_path)
-                since, last = 0, time.monotonic()
+        for window in restorer.iter_windows(texts):
+            for result in window:
+                _write_errors(pending, ferr, state, bar)
+                entry = pending.popleft()
+                fout.write(_json_line(_output_row(entry.row, result, include_units)))
+                state.rows += 1
+                _advance(state, entry, bar)
+            # Only at window ends: a resumed run then forms the same windows from here on, so
+            # its batches, and every float they produce, are the same as in one run.
+            _commit(state, fout, ferr, ckpt_path)
         _write_errors(pending, ferr, state, bar)
         state.complete = True
         _commit(state, fout, ferr, ckpt_path)
@@ -177,6 +179,13 @@ def run_batch(
         summary.blank,
     )
     return summary
+
+
+def _output_row(row: dict, result, include_units: bool) -> dict:
+    out = {**row, RESTORED_FIELD: result.text, EDITS_FIELD: result.to_dict()["edits"]}
+    if include_units:
+        out[UNITS_FIELD] = result.to_dict()["units"]
+    return out
 
 
 def _read_rows(
@@ -213,7 +222,7 @@ def _parse(raw: bytes, line_no: int, offset: int, field: str) -> _Entry:
         return _error(line_no, offset, f"no field {field!r}", data)
     if not isinstance(row[field], str):
         kind = type(row[field]).__name__
-        return _error(line_no, offset, f"field {field!r} is a {kind}, not a string", data)
+        return _error(line_no, offset, f"field {field!r} is of type {kind}, not a string", data)
     return _Entry(line_no, offset, row=row)
 
 

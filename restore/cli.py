@@ -160,7 +160,7 @@ def _batch_parser() -> argparse.ArgumentParser:
     again.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument(
-        "--checkpoint-every", type=int, default=256, help="rows between checkpoints"
+        "--units", action="store_true", help="add each row's unit reports (guard decisions)"
     )
     ray = parser.add_argument_group("Ray Data")
     ray.add_argument("--ray", action="store_true", help="run the job on Ray Data")
@@ -191,8 +191,13 @@ def _run_batch(args: argparse.Namespace) -> int:
         resume=args.resume,
         overwrite=args.overwrite,
         progress=not args.quiet,
-        checkpoint_every=args.checkpoint_every,
-        job={"model": str(args.model), "backend": args.backend, "guard": _guard(args) or {}},
+        include_units=args.units,
+        job={
+            "model": str(args.model),
+            "backend": args.backend,
+            "guard": _guard(args),
+            "threads": args.threads,
+        },
     )
     print(
         f"restore batch: {summary.rows} rows restored to {summary.output}; "

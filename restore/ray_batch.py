@@ -167,7 +167,7 @@ def _row_error(field_name: str, value: Any, columns: list[str]) -> str:
         return f"no field {field_name!r}"
     if value is None:
         return f"field {field_name!r} is missing or null"
-    return f"field {field_name!r} is a {type(value).__name__}, not a string"
+    return f"field {field_name!r} is of type {type(value).__name__}, not a string"
 
 
 def _edit_type():

@@ -29,7 +29,6 @@ import dataclasses
 import functools
 import logging
 import math
-from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,7 +110,6 @@ class _Unit:
 class _Document:
     text: str
     units: list[_Unit]
-    waiting: int  # units not yet back from the model
 
     def result(self) -> Restoration:
         edits = tuple(e for unit in self.units for e in unit.edits)
@@ -206,9 +204,20 @@ class Restorer:
 
     def restore_detailed_iter(self, texts: Iterable[str]) -> Iterator[Restoration]:
         """:meth:`restore_detailed` over a stream of documents, in input order."""
+        for window in self.iter_windows(texts):
+            yield from window
+
+    def iter_windows(self, texts: Iterable[str]) -> Iterator[list[Restoration]]:
+        """Restorations in input order, grouped by the read-ahead window that computed them.
+
+        A window holds whole documents, is cut as soon as it holds ``read_ahead`` units, and
+        its units are batched among themselves only. So the windows (and every float in the
+        results) from a given document on depend only on the documents from there on: a batch
+        job that checkpoints at window ends resumes with byte-identical output.
+        """
         if isinstance(texts, (str, bytes)):
             raise TypeError("restore_batch/restore_iter take an iterable of str, not one str")
-        documents: deque[_Document] = deque()
+        documents: list[_Document] = []
         window: list[tuple[_Document, _Unit]] = []
         for text in texts:
             document = self._plan(text)
@@ -216,12 +225,11 @@ class Restorer:
             window.extend((document, u) for u in document.units if u.source_ids is not None)
             if len(window) >= self.read_ahead:
                 self._run(window)
-                window = []
-            while documents and documents[0].waiting == 0:
-                yield documents.popleft().result()
-        self._run(window)
-        while documents:
-            yield documents.popleft().result()
+                yield [d.result() for d in documents]
+                documents, window = [], []
+        if documents:
+            self._run(window)
+            yield [d.result() for d in documents]
 
     # -- planning ------------------------------------------------------------------------------
 
@@ -231,8 +239,7 @@ class Restorer:
         s = self.settings
         spans = segment(text, max_words=s.max_words, by=s.segmentation)
         units = self._fit(text, spans, s.max_words)
-        waiting = sum(1 for u in units if u.source_ids is not None)
-        return _Document(text, units, waiting)
+        return _Document(text, units)
 
     def _fit(self, text: str, spans: list[tuple[int, int]], max_words: int) -> list[_Unit]:
         """Units for ``spans`` whose sources fit the model; longer ones are cut again with half
@@ -269,7 +276,6 @@ class Restorer:
                 )
             for (document, unit), generation in zip(chunk, generations):
                 self._finish(document.text, unit, generation)
-                document.waiting -= 1
 
     def _finish(self, text: str, unit: _Unit, generation: Generation) -> None:
         """Turn one output into the unit's edits and report."""
