@@ -213,7 +213,10 @@ def substitution_outcomes(
     ignoring case, by the original -> restored alignment, with nothing inserted among or right
     next to them (keeping "public press" where the original says "press" is not a restoration).
     Aligning with the original rather than the spun text keeps a substitution's boundaries
-    exact: "council" spun from "city council" and put back is one restored substitution.
+    exact: "council" spun from "city council" and put back is one restored substitution. The
+    spun words, or the text right next to them, must also have been changed (spun -> restored
+    alignment), so a copy of the input never counts, even where the spun words contain the
+    original ("good" spun from "good enough").
 
     >>> subs = [{"spun_start": 4, "spun_end": 8, "original": "party", "kind": "word",
     ...          "pos": "n", "tag": "NN"}]
@@ -222,16 +225,14 @@ def substitution_outcomes(
     [True]
     """
     original_tokens = tokenize(original)
-    pieces = align(
-        [t.text.lower() for t in original_tokens], [t.lower() for t in token_texts(restored)]
-    )
-    kept = [False] * len(original_tokens)
-    inserted_before: set[int] = set()
-    for tag, i1, _, _, _ in pieces:
-        if tag == "equal":
-            kept[i1] = True
-        elif tag == "insert":
-            inserted_before.add(i1)
+    restored_lower = [t.lower() for t in token_texts(restored)]
+    kept, inserted = _survivors(align([t.text.lower() for t in original_tokens], restored_lower))
+    spun_tokens = tokenize(spun)
+    spun_changes = [
+        (i1, i2)
+        for tag, i1, i2, _, _ in align([t.text.lower() for t in spun_tokens], restored_lower)
+        if tag != "equal"
+    ]
     outcomes = []
     shift = 0  # length of the original text minus the spun text, before the current span
     for sub in sorted(substitutions, key=lambda x: x["spun_start"]):
@@ -239,14 +240,18 @@ def substitution_outcomes(
         end = start + len(sub["original"])
         shift += len(sub["original"]) - (sub["spun_end"] - sub["spun_start"])
         c, d = _token_span(original_tokens, start, end)
-        restored_here = c < d and all(kept[c:d]) and not any(c <= k <= d for k in inserted_before)
+        survived = c < d and all(kept[c:d]) and not any(c <= k <= d for k in inserted)
+        # The spun words, or the text right next to them, must have been changed: an alignment
+        # that finds the original words inside the spun ones must not credit a copy.
+        a, b = _token_span(spun_tokens, sub["spun_start"], sub["spun_end"])
+        changed = any(i1 <= b and i2 >= a for i1, i2 in spun_changes)
         tag = sub.get("tag", "")
         outcomes.append(
             SubstitutionOutcome(
                 kind=sub.get("kind", "word"),
                 pos=sub.get("pos") or "unknown",
                 inflected=bool(sub.get("inflected", tag not in _BASE_TAGS)),
-                restored=restored_here,
+                restored=survived and changed,
             )
         )
     return outcomes
@@ -339,6 +344,19 @@ def score(
         ]
         result.update(accuracy_slices(outcomes))
     return result
+
+
+def _survivors(pieces: list[tuple[str, int, int, int, int]]) -> tuple[list[bool], set[int]]:
+    """Per source token, whether it is aligned unchanged; and where target tokens are inserted."""
+    size = pieces[-1][2] if pieces else 0
+    kept = [False] * size
+    inserted = set()
+    for tag, i1, _, _, _ in pieces:
+        if tag == "equal":
+            kept[i1] = True
+        elif tag == "insert":
+            inserted.add(i1)
+    return kept, inserted
 
 
 def _token_span(tokens: list[Token], start: int, end: int) -> tuple[int, int]:
