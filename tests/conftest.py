@@ -111,6 +111,17 @@ def tiny_edits_model(tmp_path_factory, tokenizer_dir) -> Path:
     )
 
 
+@pytest.fixture(scope="session")
+def tiny_ct2_model(tmp_path_factory, tiny_model) -> Path:
+    """A copy of ``tiny_model`` with an int8 CTranslate2 export in its ``ctranslate2/``."""
+    pytest.importorskip("ctranslate2")
+    from restore.export import export_ctranslate2
+
+    model_dir = Path(shutil.copytree(tiny_model, tmp_path_factory.mktemp("tiny-ct2") / "model"))
+    export_ctranslate2(model_dir, model_dir / "ctranslate2")
+    return model_dir
+
+
 @pytest.fixture
 def model_copy(tiny_model, tmp_path) -> Path:
     return Path(shutil.copytree(tiny_model, tmp_path / "model"))
