@@ -122,7 +122,7 @@ def _systems(args: argparse.Namespace) -> list[tuple[str, evaluation.Restorer]]:
             extra = {}
         systems.append((name, evaluation.build_baseline(name, lm_dir=args.lm, **extra)))
     if args.model:
-        systems.append((Path(args.model).name or "model", evaluation.load_model(args.model)))
+        systems.append((str(args.model), evaluation.load_model(args.model)))
     return systems
 
 
