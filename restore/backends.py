@@ -98,6 +98,8 @@ class TorchGenerator:
 
         if threads:
             torch.set_num_threads(threads)
+        if (model_dir / "model.bin").is_file():
+            raise BackendError(f"{model_dir} is a CTranslate2 export: use backend='ctranslate2'")
         if not (model_dir / "config.json").is_file():
             raise ModelNotFoundError(f"{model_dir} holds no transformers model (no config.json)")
         try:

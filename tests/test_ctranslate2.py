@@ -10,7 +10,7 @@ import pytest
 from conftest import build_tiny_model, fixture_texts
 
 from restore import Restorer
-from restore.errors import ModelNotFoundError
+from restore.errors import BackendError, ModelNotFoundError
 from restore.export import export_ctranslate2
 from restore.text import segment
 
@@ -40,6 +40,8 @@ def test_float32_export_matches_torch_tokens_and_scores(tokenizer_dir, tmp_path,
     export = export_ctranslate2(model_dir, tmp_path / "ct2", quantization="float32")
     for name in ("model.bin", "tokenizer.json", "restore.json", "generation_config.json"):
         assert (export / name).is_file()
+    with pytest.raises(BackendError, match="CTranslate2 export"):
+        Restorer.from_pretrained(export)  # the torch backend cannot read it
     expected, got = _compare(model_dir, export)
     assert [g.token_ids for g in got] == [g.token_ids for g in expected]
     assert [g.finished for g in got] == [g.finished for g in expected]
