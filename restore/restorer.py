@@ -69,7 +69,8 @@ class UnitReport:
 
     ``status`` is "restored", "unchanged", "rejected" (the guard kept the input, see
     ``reasons``) or "skipped" (never sent to the model). ``confidence`` is the mean probability
-    of the output tokens; ``proposal`` is the restoration the guard rejected.
+    of the output tokens; ``proposal`` is the model's restoration of the unit (normalised,
+    before the guard), for every unit that went to the model.
     """
 
     start: int
@@ -285,11 +286,14 @@ class Restorer:
         probs = [math.exp(lp) for lp in generation.log_probs]
         confidence = sum(probs) / len(probs) if probs else 0.0
         changes = align(source, applied.text)
+        proposal = applied.text
         if changes is None:
-            unit.report = UnitReport(unit.start, unit.end, SKIPPED, (TOKEN_MISMATCH,))
+            unit.report = UnitReport(
+                unit.start, unit.end, SKIPPED, (TOKEN_MISMATCH,), confidence, proposal
+            )
             return
         if not changes:
-            unit.report = UnitReport(unit.start, unit.end, UNCHANGED, (), confidence)
+            unit.report = UnitReport(unit.start, unit.end, UNCHANGED, (), confidence, proposal)
             return
         reasons = guards.check(
             normalize(source),
@@ -300,9 +304,7 @@ class Restorer:
             failed_items=applied.failed_items,
         )
         if reasons:
-            unit.report = UnitReport(
-                unit.start, unit.end, REJECTED, reasons, confidence, applied.text
-            )
+            unit.report = UnitReport(unit.start, unit.end, REJECTED, reasons, confidence, proposal)
             return
         token_probs = self._token_probs(generation, output, probs)
         regions = self._output_regions(changes, applied.placed, len(output))
@@ -316,7 +318,7 @@ class Restorer:
             )
             for change, region in zip(changes, regions)
         )
-        unit.report = UnitReport(unit.start, unit.end, RESTORED, (), confidence)
+        unit.report = UnitReport(unit.start, unit.end, RESTORED, (), confidence, proposal)
 
     def _token_probs(
         self, generation: Generation, output: str, probs: list[float]

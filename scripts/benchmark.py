@@ -9,7 +9,8 @@ lines). Every backend restores the same documents in a fresh subprocess (so its 
 own: imports, weights and activations), after one warm-up document. Reported per backend:
 words/s (whitespace-separated input words over the timed ``restore_batch``), peak RSS, load
 time, speed relative to the first backend, and agreement with the first backend (documents
-restored identically; edits in common, as F1). ``ctranslate2`` needs an export in
+restored identically; edits in common, as F1; units whose model output, before the guard, is
+identical). ``ctranslate2`` needs an export in
 ``MODEL_DIR/ctranslate2`` (``restore export-ct2 MODEL_DIR MODEL_DIR/ctranslate2``).
 """
 
@@ -61,12 +62,15 @@ def run_worker(args: argparse.Namespace) -> dict:
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "texts": [r.text for r in results],
         "edits": [[[e.start, e.end, e.restored] for e in r.edits] for r in results],
+        "proposals": [u.proposal for r in results for u in r.units],
     }
 
 
 def agreement(reference: dict, other: dict) -> dict:
-    """Share of documents restored identically, and F1 of the edit sets."""
+    """Share of documents restored identically, F1 of the edit sets, and share of units where
+    the model proposed the same restoration (before the guard: the backends' raw agreement)."""
     same = sum(a == b for a, b in zip(reference["texts"], other["texts"]))
+    units = sum(a == b for a, b in zip(reference["proposals"], other["proposals"]))
     common = total_ref = total_other = 0
     for a, b in zip(reference["edits"], other["edits"]):
         ref_set, other_set = {tuple(e) for e in a}, {tuple(e) for e in b}
@@ -77,19 +81,22 @@ def agreement(reference: dict, other: dict) -> dict:
     return {
         "documents_identical": round(same / max(len(reference["texts"]), 1), 4),
         "edits_f1": round(f1, 4),
+        "units_identical": round(units / max(len(reference["proposals"]), 1), 4),
     }
 
 
 def markdown(rows: list[dict]) -> str:
     lines = [
-        "| backend | words/s | × first | peak RSS (MB) | load (s) | identical docs | edit F1 |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| backend | words/s | × first | peak RSS (MB) | load (s) | identical docs | edit F1 "
+        "| identical unit outputs |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         lines.append(
             f"| {row['backend']} | {row['words_per_s']:,.0f} | {row['speedup']:.2f} | "
             f"{row['peak_rss_mb']:,.0f} | {row['load_s']:.1f} | "
-            f"{row['documents_identical']:.1%} | {row['edits_f1']:.3f} |"
+            f"{row['documents_identical']:.1%} | {row['edits_f1']:.3f} | "
+            f"{row['units_identical']:.1%} |"
         )
     return "\n".join(lines)
 
@@ -122,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         row["speedup"] = round(row["words_per_s"] / rows[0]["words_per_s"], 2)
         row.update(agreement(rows[0], row))
-    summary = [{k: v for k, v in row.items() if k not in ("texts", "edits")} for row in rows]
+    dropped = ("texts", "edits", "proposals")
+    summary = [{k: v for k, v in row.items() if k not in dropped} for row in rows]
     print(markdown(summary))
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")

@@ -80,13 +80,26 @@ def build_tiny_model(
     return out_dir
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _one_torch_thread():
-    """One thread: on a shared 2-core machine, a second OpenMP thread that has to wait for a
-    busy core can make small matrix products hundreds of times slower."""
+# The test modules of the restore library; the fixtures below are theirs.
+RESTORE_TESTS = frozenset(
+    "test_api test_batch test_benchmark test_cli test_ctranslate2 test_ray test_restorer".split()
+)
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread(request):
+    """One torch thread in the restore tests: on a shared 2-core machine, a second OpenMP
+    thread that has to wait for a busy core can make small matrix products hundreds of times
+    slower. The previous count is restored, so other test modules keep their own."""
+    if request.module.__name__ not in RESTORE_TESTS:
+        yield
+        return
     import torch
 
+    before = torch.get_num_threads()
     torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

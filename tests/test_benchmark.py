@@ -22,10 +22,22 @@ def bench():
 
 
 def test_agreement_by_hand(bench):
-    reference = {"texts": ["a", "b", "c"], "edits": [[[0, 1, "x"]], [[2, 3, "y"]], []]}
-    other = {"texts": ["a", "B", "c"], "edits": [[[0, 1, "x"]], [[2, 3, "z"]], [[1, 2, "w"]]]}
-    # 2 of 3 documents equal; edits: 1 in common, 2 + 3 in total -> F1 = 2 * 1 / 5.
-    assert bench.agreement(reference, other) == {"documents_identical": 0.6667, "edits_f1": 0.4}
+    reference = {
+        "texts": ["a", "b", "c"],
+        "edits": [[[0, 1, "x"]], [[2, 3, "y"]], []],
+        "proposals": ["p", "q", None, "r"],
+    }
+    other = {
+        "texts": ["a", "B", "c"],
+        "edits": [[[0, 1, "x"]], [[2, 3, "z"]], [[1, 2, "w"]]],
+        "proposals": ["p", "Q", None, "s"],
+    }
+    # 2 of 3 documents equal; edits: 1 in common, 2 + 3 in total -> F1 = 2 * 1 / 5; 2 of 4 units.
+    assert bench.agreement(reference, other) == {
+        "documents_identical": 0.6667,
+        "edits_f1": 0.4,
+        "units_identical": 0.5,
+    }
 
 
 def test_worker_measures_one_backend(bench, tiny_model):
