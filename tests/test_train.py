@@ -11,7 +11,7 @@ from restore.format import apply_target, load_settings
 from training.config import load_config
 from training.synthesize import synthesize
 from training.tokenizer import build_tokenizer
-from training.train import MODEL_DIR, TRAIN_DIR, TrainingError, train
+from training.train import MODEL_DIR, TRAIN_DIR, TrainingError, add_test_results, train
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = [
@@ -71,6 +71,22 @@ def test_tiny_training_learns_and_writes_a_loadable_model_dir(prepared, tmp_path
     assert settings.target_format == "edits" and settings.max_words == config.synthesis.max_words
     metrics = json.loads((model_dir / "metrics.json").read_text())
     assert 0.0 <= metrics["valid"]["f0.5"] <= 1.0 and metrics["train"]["steps"] == 12
+
+    run = {
+        "system": "model",
+        "rate": 0.3,
+        "precision": 0.5,
+        "recall": 0.25,
+        "f0.5": 0.4167,
+        "false_changes_per_100_tokens": 0.1,
+        "bleu": 80.0,
+        "chrf": 88.0,
+        "copy_bleu": 70.0,
+    }
+    add_test_results(model_dir, {"command": "python scripts/evaluate.py ...", "runs": [run]})
+    card = (model_dir / "README.md").read_text()
+    assert "| 0.3 | model | 0.500 | 0.250 | 0.417 | 0.10 |" in card
+    assert json.loads((model_dir / "metrics.json").read_text())["test"]["runs"] == [run]
 
     model = AutoModelForSeq2SeqLM.from_pretrained(model_dir, use_safetensors=True)
     assert model.dtype == torch.float16  # stored small; callers cast as they need

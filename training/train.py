@@ -537,8 +537,40 @@ def write_model_card(model_dir: Path, config: Any, metrics: dict[str, Any]) -> N
         _metric_line(valid),
     ]
     if test:
-        lines += ["", "## Held-out test", _metric_line(test)]
+        lines += ["", "## Held-out test", "", *_test_table(test)]
     (model_dir / "README.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _test_table(test: dict[str, Any]) -> list[str]:
+    """Rows of the held-out table: this model beside the baselines, per spin rate."""
+    header = [
+        f"Measured with `{test['command']}`." if test.get("command") else "",
+        "",
+        "| rate | system | P | R | F0.5 | false changes /100 tokens | BLEU | chrF | copy BLEU |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    rows = []
+    for m in test.get("runs", []):
+        fc = m.get("false_changes_per_100_tokens")
+        rows.append(
+            f"| {m['rate']} | {m['system']} | {m['precision']:.3f} | {m['recall']:.3f} | "
+            f"{m['f0.5']:.3f} | {'' if fc is None else f'{fc:.2f}'} | {m['bleu']:.1f} | "
+            f"{m['chrf']:.1f} | {m['copy_bleu']:.1f} |"
+        )
+    return header + rows
+
+
+def add_test_results(model_dir: str | Path, test: dict[str, Any]) -> None:
+    """Record held-out results (scripts/evaluate.py's results.json: ``{"command", "runs"}``,
+    each run a flat dict with system, rate and metrics) in metrics.json; rewrite the card."""
+    from training.config import load_config
+
+    model_dir = Path(model_dir)
+    metrics = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
+    metrics["test"] = test
+    (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    config = load_config(model_dir / "training_config.yaml")
+    write_model_card(model_dir, config, metrics)
 
 
 def _metric_line(metrics: dict[str, Any]) -> str:
