@@ -78,6 +78,19 @@ class _Entry:
     error: dict | None = None  # an errors-file record
 
 
+@dataclass(frozen=True)
+class _Paths:
+    source: Path
+    out: Path
+    errors: Path
+    checkpoint: Path
+
+    @classmethod
+    def of(cls, source, out, errors) -> _Paths:
+        default_errors, checkpoint = default_paths(out)
+        return cls(Path(source), Path(out), Path(errors) if errors else default_errors, checkpoint)
+
+
 def default_paths(output: str | Path) -> tuple[Path, Path]:
     """The errors file and checkpoint file used for ``output`` by default."""
     out = Path(output)
@@ -103,16 +116,13 @@ def run_batch(
     (continue from its checkpoint). ``include_units`` adds each row's unit reports (the guard's
     decisions) as ``units``. ``job`` (for instance the model and backend) is recorded in the
     checkpoint with the batching settings; resuming with a different job or field is refused.
-    Raises
-    :class:`InputError` for a missing, binary or unreadable input, or a ``field`` the first row
-    lacks.
+    Raises :class:`InputError` for a missing, binary or unreadable input, or a ``field`` the
+    first row lacks.
     """
     if resume and overwrite:
         raise ValueError("resume and overwrite exclude each other")
-    source, out = Path(input_path), Path(output_path)
-    err_path = Path(errors_path) if errors_path else default_paths(out)[0]
-    ckpt_path = default_paths(out)[1]
-    _check_input(source)
+    paths = _Paths.of(input_path, output_path, errors_path)
+    _check_input(paths.source)
     # Everything that shapes the output bytes must match when a job resumes.
     job = {
         **(job or {}),
@@ -120,43 +130,44 @@ def run_batch(
         "read_ahead": restorer.read_ahead,
         "include_units": include_units,
     }
-    state = _Checkpoint(
-        CHECKPOINT_VERSION, str(source.resolve()), source.stat().st_size, field, job
+    fresh = _Checkpoint(
+        CHECKPOINT_VERSION, str(paths.source.resolve()), paths.source.stat().st_size, field, job
     )
-    existing = [p for p in (out, err_path) if p.exists()]
-    if resume and ckpt_path.exists():
-        state = _load_checkpoint(ckpt_path, state)
-        if state.complete:
-            logger.info("%s is already complete", out)
-            return _summary(state, out, err_path, resumed_at=state.line)
-    elif resume and existing:
-        raise InputError(
-            f"{existing[0]} exists but has no checkpoint {ckpt_path.name}: it was not written by "
-            "an interrupted restore batch job; use --overwrite to start again"
-        )
-    elif existing and not overwrite:
-        raise InputError(f"{existing[0]} exists; pass --overwrite or --resume")
-    if state.line == 0:
-        _check_field(source, field)
+    state = _starting_state(paths, fresh, resume=resume, overwrite=overwrite)
     resumed_at = state.line
-    out.parent.mkdir(parents=True, exist_ok=True)
-    err_path.parent.mkdir(parents=True, exist_ok=True)
-    _truncate(out, state.output_bytes)
-    _truncate(err_path, state.errors_bytes)
-    _save_checkpoint(ckpt_path, state)
+    if state.complete:
+        logger.info("%s is already complete", paths.out)
+        return _summary(state, paths, resumed_at=resumed_at)
+    if resumed_at == 0:
+        _check_field(paths.source, field)
+    _open_outputs(paths, state)
     if resumed_at:
-        logger.info("resuming %s at input line %d (%d rows written)", out, resumed_at, state.rows)
+        logger.info("resuming %s at input line %d (%d rows)", paths.out, resumed_at, state.rows)
+    _process(restorer, paths, state, include_units=include_units, progress=progress)
+    summary = _summary(state, paths, resumed_at=resumed_at)
+    logger.info(
+        "%d rows restored, %d malformed rows (in %s), %d blank lines",
+        summary.rows,
+        summary.errors,
+        paths.errors,
+        summary.blank,
+    )
+    return summary
 
-    total = _count_lines(source)
+
+def _process(
+    restorer, paths: _Paths, state: _Checkpoint, *, include_units: bool, progress: bool
+) -> None:
+    """Read the input from the checkpoint on, write rows and errors, checkpoint as it goes."""
     with (
-        open(source, "rb") as fin,
-        open(out, "ab") as fout,
-        open(err_path, "ab") as ferr,
-        _progress(progress, total, state.line) as bar,
+        open(paths.source, "rb") as fin,
+        open(paths.out, "ab") as fout,
+        open(paths.errors, "ab") as ferr,
+        _progress(progress, _count_lines(paths.source), state.line) as bar,
     ):
         fin.seek(state.offset)
         pending: deque[_Entry] = deque()
-        texts = _read_rows(fin, state, field, pending)
+        texts = _read_rows(fin, state, state.field, pending)
         for window in restorer.iter_windows(texts):
             for result in window:
                 _write_errors(pending, ferr, state, bar)
@@ -166,19 +177,10 @@ def run_batch(
                 _advance(state, entry, bar)
             # Only at window ends: a resumed run then forms the same windows from here on, so
             # its batches, and every float they produce, are the same as in one run.
-            _commit(state, fout, ferr, ckpt_path)
+            _commit(state, fout, ferr, paths.checkpoint)
         _write_errors(pending, ferr, state, bar)
         state.complete = True
-        _commit(state, fout, ferr, ckpt_path)
-    summary = _summary(state, out, err_path, resumed_at=resumed_at)
-    logger.info(
-        "%d rows restored, %d malformed rows (in %s), %d blank lines",
-        summary.rows,
-        summary.errors,
-        err_path,
-        summary.blank,
-    )
-    return summary
+        _commit(state, fout, ferr, paths.checkpoint)
 
 
 def _output_row(row: dict, result, include_units: bool) -> dict:
@@ -186,6 +188,35 @@ def _output_row(row: dict, result, include_units: bool) -> dict:
     if include_units:
         out[UNITS_FIELD] = result.to_dict()["units"]
     return out
+
+
+def _starting_state(
+    paths: _Paths, fresh: _Checkpoint, *, resume: bool, overwrite: bool
+) -> _Checkpoint:
+    """Where the job starts: ``fresh``, or the checkpoint of the job it resumes."""
+    existing = [p for p in (paths.out, paths.errors) if p.exists()]
+    if resume and paths.checkpoint.exists():
+        state = _load_checkpoint(paths.checkpoint, fresh)
+        for path, size in ((paths.out, state.output_bytes), (paths.errors, state.errors_bytes)):
+            if size and (not path.exists() or path.stat().st_size < size):
+                raise InputError(f"cannot resume: {path} is shorter than its checkpoint says")
+        return state
+    if resume and existing:
+        raise InputError(
+            f"{existing[0]} exists but has no checkpoint {paths.checkpoint.name}: it was not "
+            "written by an interrupted restore batch job; use --overwrite to start again"
+        )
+    if existing and not overwrite:
+        raise InputError(f"{existing[0]} exists; pass --overwrite or --resume")
+    return fresh
+
+
+def _open_outputs(paths: _Paths, state: _Checkpoint) -> None:
+    """Cut both outputs back to the checkpoint (empty for a fresh job) and record it."""
+    for path, size in ((paths.out, state.output_bytes), (paths.errors, state.errors_bytes)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _truncate(path, size)
+    _save_checkpoint(paths.checkpoint, state)
 
 
 def _read_rows(
@@ -335,9 +366,9 @@ def _json_line(obj: dict) -> bytes:
     return (json.dumps(obj, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def _summary(state: _Checkpoint, out: Path, err_path: Path, *, resumed_at: int) -> BatchSummary:
+def _summary(state: _Checkpoint, paths: _Paths, *, resumed_at: int) -> BatchSummary:
     return BatchSummary(
-        state.rows, state.errors, state.blank, state.line, resumed_at, out, err_path
+        state.rows, state.errors, state.blank, state.line, resumed_at, paths.out, paths.errors
     )
 
 

@@ -96,6 +96,9 @@ def test_refusals_and_bad_inputs(tmp_path, stub_restorer):
     assert again.rows == 3 and out.read_bytes() == first
     with pytest.raises(InputError, match="field"):
         run_batch(restorer, source, out, resume=True, field="other")
+    out.write_bytes(first[:10])
+    with pytest.raises(InputError, match="shorter than its checkpoint"):
+        run_batch(restorer, source, out, resume=True)
     default_paths(out)[1].unlink()
     with pytest.raises(InputError, match="no checkpoint"):
         run_batch(restorer, source, out, resume=True)
