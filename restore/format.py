@@ -8,16 +8,19 @@ segmentation) from ``restore.json`` in the model directory, so they cannot drift
 Two target formats:
 
 * ``"text"``: the whole original unit.
-* ``"edits"``: only what changed, as ``spun ⇒ original`` items joined by `` ‖ ``, in input
-  order; an empty target means "nothing to change". Each item's left side is found in the input
+* ``"edits"``: only what changed, as ``‖ spun ⇒ original`` items in input order; an empty
+  target means "nothing to change". Every item starts with ``‖`` so that a decoder chooses
+  between two single tokens (end, or one more item) rather than between the end and a spread of
+  possible words, which greedy decoding resolves to "nothing" long before the model has stopped
+  learning. Each item's left side is found in the input
   from the end of the previous item on, as whole tokens, so untouched text is copied from the
   input and cannot be damaged. Where the left side would be ambiguous, it carries the words
   before it as context.
 
 >>> s = ModelSettings(target_format="edits")
 >>> make_target("He ejects the crowd.", "He greets the crowd.", s)
-'ejects ⇒ greets'
->>> apply_target("He ejects the crowd.", "ejects ⇒ greets", s).text
+'‖ ejects ⇒ greets'
+>>> apply_target("He ejects the crowd.", "‖ ejects ⇒ greets", s).text
 'He greets the crowd.'
 """
 
@@ -163,9 +166,9 @@ def format_edits(spun: str, original: str) -> str:
         while i1 > cursor and _first_match(spun, a, cursor, _span(spun, a, i1, i2)) != i1:
             i1, j1 = i1 - 1, j1 - 1
         left, right = _span(spun, a, i1, i2), _span(original, b, j1, j2)
-        items.append(f"{left} {ARROW} {right}" if right else f"{left} {ARROW}")
+        items.append(f"{SEPARATOR} {left} {ARROW} {right}".rstrip())
         cursor = i2
-    return f" {SEPARATOR} ".join(items)
+    return " ".join(items)
 
 
 def apply_edits(source: str, target: str) -> Applied:

@@ -25,21 +25,22 @@ TEXT = ModelSettings(target_format="text", prefix="restore: ")
 @pytest.mark.parametrize(
     "spun, original, target",
     [
-        ("He ejects the crowd.", "He greets the crowd.", "ejects ⇒ greets"),
+        ("He ejects the crowd.", "He greets the crowd.", "‖ ejects ⇒ greets"),
         ("Same text.", "Same text.", ""),
-        ("a cat and a dog", "a cat and a hound", "dog ⇒ hound"),
+        ("a cat and a dog", "a cat and a hound", "‖ dog ⇒ hound"),
+        ("a fete and a bank", "a party and a shore", "‖ fete ⇒ party ‖ bank ⇒ shore"),
         # The first "big" is untouched, so the second carries context to be found.
-        ("the big dog saw a big cat", "the big dog saw a large cat", "a big ⇒ a large"),
+        ("the big dog saw a big cat", "the big dog saw a large cat", "‖ a big ⇒ a large"),
         (
             "they ran on the outskirts of town",
             "they ran outside town",
-            "on the outskirts of ⇒ outside",
+            "‖ on the outskirts of ⇒ outside",
         ),
-        ("pay up, and go", "pay, and go", "up ⇒"),
-        ("a 2-international mile", "a 2-mile", "international ⇒"),
-        ("Up the hill", "the hill", "Up ⇒"),
-        ("the hill", "Up the hill", "the ⇒ Up the"),
-        ("x y z", "p q r", "x y z ⇒ p q r"),
+        ("pay up, and go", "pay, and go", "‖ up ⇒"),
+        ("a 2-international mile", "a 2-mile", "‖ international ⇒"),
+        ("Up the hill", "the hill", "‖ Up ⇒"),
+        ("the hill", "Up the hill", "‖ the ⇒ Up the"),
+        ("x y z", "p q r", "‖ x y z ⇒ p q r"),
     ],
 )
 def test_edit_targets_round_trip(spun, original, target):

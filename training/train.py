@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import hashlib
 import json
 import logging
 import platform
@@ -216,12 +217,19 @@ def prepare_split(dataset, tokenizer, settings, *, limit: int = 0):
 
     # "row" (the pair's index in ``dataset``) lines predictions up with pairs; the Trainer drops
     # it and "length" before the model sees a batch.
+    # datasets fingerprints ``encode`` but not the functions it calls: the target of a probe
+    # pair stands in for the format, so a format change never reuses a stale cache.
+    probe = make_target("a b c", "a x c", settings) + encode_source("a b", settings)
+    fingerprint = hashlib.sha256(
+        f"{dataset._fingerprint}|{settings}|{probe}|{len(tokenizer)}".encode()
+    ).hexdigest()[:16]
     encoded = dataset.map(
         encode,
         batched=True,
         with_indices=True,
         remove_columns=dataset.column_names,
         desc="tokenising",
+        new_fingerprint=fingerprint,
     )
     return encoded.filter(
         lambda row: (
