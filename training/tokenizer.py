@@ -48,6 +48,8 @@ from tokenizers import processors as tk_processors
 from tokenizers.models import BPE, Unigram
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
+from restore.format import EDIT_TOKENS
+
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
@@ -89,8 +91,8 @@ class TokenizerConfig:
     character_coverage: float = 0.9995
     # Cap on lines fed to the trainer; a seeded random sample is drawn above it.
     max_sentences: int = 2_000_000
-    # User-defined symbols, e.g. separators of an edit-list target format; always single tokens.
-    extra_tokens: tuple[str, ...] = ()
+    # User-defined symbols, always single tokens; by default the edit-list format's marks.
+    extra_tokens: tuple[str, ...] = EDIT_TOKENS
     # Only bounds truncation: T5's relative positions have no hard limit.
     model_max_length: int = 512
     # Part of the result, not only of the speed: sentencepiece's trainer gives a different (but
