@@ -47,7 +47,7 @@ def align(unit: str, restored: str) -> list[Change] | None:
         return None
     produced = tokenize(restored)
     changes = []
-    for i1, i2, j1, j2 in _split_blocks(_blocks(normal, produced), normal, produced):
+    for i1, i2, j1, j2 in _split_blocks(changed_blocks(normal, produced), normal, produced):
         start, end = original[i1].start, original[i2 - 1].end
         if j2 > j1:
             r_start, r_end = produced[j1].start, produced[j2 - 1].end
@@ -70,7 +70,7 @@ def apply_changes(unit: str, changes: Sequence[Change]) -> str:
     return "".join(parts)
 
 
-def _blocks(a: list[Token], b: list[Token]) -> list[tuple[int, int, int, int]]:
+def changed_blocks(a: list[Token], b: list[Token]) -> list[tuple[int, int, int, int]]:
     """Changed blocks ``a[i1:i2] -> b[j1:j2]``, each covering at least one token of ``a``.
 
     A pure insertion is anchored on the token before it (or after it, at the start), so every

@@ -27,11 +27,11 @@ Two target formats:
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from restore.align import changed_blocks
 from restore.text import Token, normalize, tokenize
 
 FORMAT_VERSION = 1
@@ -161,7 +161,9 @@ def format_edits(spun: str, original: str) -> str:
     a, b = tokenize(spun), tokenize(original)
     items = []
     cursor = 0  # token index in ``a`` after the previous item
-    for i1, i2, j1, j2 in _anchored_blocks(a, b):
+    if not a and b:
+        raise ValueError("an insertion into empty text cannot be written as an edit")
+    for i1, i2, j1, j2 in changed_blocks(a, b):
         # Widen to the left until the left side's first occurrence from the cursor is this one.
         while i1 > cursor and _first_match(spun, a, cursor, _span(spun, a, i1, i2)) != i1:
             i1, j1 = i1 - 1, j1 - 1
@@ -219,31 +221,6 @@ def _item_spans(target: str) -> list[tuple[int, int]]:
             spans.append((start + lead, end - trail))
         start = end + len(SEPARATOR)
     return spans
-
-
-def _anchored_blocks(a: list[Token], b: list[Token]) -> list[tuple[int, int, int, int]]:
-    """Changed token blocks (a[i1:i2] -> b[j1:j2]), each covering at least one token of ``a``.
-
-    A pure insertion takes the token before it (or after it, at the start) as its anchor;
-    blocks that then overlap are merged.
-    """
-    if not a and b:
-        raise ValueError("an insertion into empty text cannot be written as an edit")
-    matcher = difflib.SequenceMatcher(None, [t.text for t in a], [t.text for t in b], False)
-    blocks: list[tuple[int, int, int, int]] = []
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        if op == "equal":
-            continue
-        if i1 == i2:
-            if i1 > 0:
-                i1, j1 = i1 - 1, j1 - 1
-            else:
-                i2, j2 = i2 + 1, j2 + 1
-        if blocks and i1 < blocks[-1][1]:
-            p1, _, q1, _ = blocks.pop()
-            i1, j1 = p1, q1
-        blocks.append((i1, i2, j1, j2))
-    return blocks
 
 
 def _span(text: str, tokens: list[Token], i1: int, i2: int) -> str:
