@@ -23,24 +23,14 @@ import dataclasses
 import logging
 import re
 from collections.abc import Sequence
-from functools import lru_cache
-
-import lemminflect
 
 from restore.text import Token, split_sentences, tokenize
+from training.inflection import BASE_TAG, apply_casing, casing, inflect, word_readings
 from training.lexicon import Lexicon
 from training.ngram import NUM, NgramModel
 
 logger = logging.getLogger(__name__)
 
-_UPOS = {"NOUN": "n", "VERB": "v", "ADJ": "a", "ADV": "r"}
-_TAGS = {
-    "n": ("NN", "NNS"),
-    "v": ("VB", "VBZ", "VBD", "VBN", "VBG"),
-    "a": ("JJ", "JJR", "JJS"),
-    "r": ("RB", "RBR", "RBS"),
-}
-_BASE_TAG = {"n": "NN", "v": "VB", "a": "JJ", "r": "RB"}
 _POSSESSIVE_RE = re.compile(r"(?P<base>.+?)(?P<clitic>['’]s)$", re.IGNORECASE)
 _OPENERS = frozenset("\"'“‘([")
 
@@ -129,7 +119,7 @@ class InverseThesaurusRestorer:
         for site in self._sites(text, tokens):
             options = self.options(site.surface)
             if options:
-                edits.append((site.start, site.end, _apply_casing(options[0][0], site.casing)))
+                edits.append((site.start, site.end, apply_casing(options[0][0], site.casing)))
         return _splice(text, edits)
 
     def options(self, surface: str) -> tuple[tuple[str, float], ...]:
@@ -155,7 +145,7 @@ class InverseThesaurusRestorer:
                 z = self.lexicon.zipf(head)
                 if z < floor:
                     continue
-                form = _inflect(head, pos, tag)
+                form = inflect(head, pos, tag)
                 if form is not None and form != word and z > best.get(form, -1.0):
                     best[form] = z
         return tuple(sorted(best.items(), key=lambda item: (-item[1], item[0])))
@@ -178,8 +168,8 @@ class InverseThesaurusRestorer:
         tok = tokens[i]
         if tok.kind != "word":
             return None
-        casing = _casing(tok.text)
-        if casing == "upper" or (casing == "title" and not initial):
+        case = casing(tok.text)
+        if case == "upper" or (case == "title" and not initial):
             return None
         surface = tok.text
         m = _POSSESSIVE_RE.match(surface)
@@ -187,7 +177,7 @@ class InverseThesaurusRestorer:
             surface = m.group("base")
         if any(c in surface for c in "'’-") or self.lexicon.function_alternatives(surface):
             return None
-        return _Site(i, i, tok.start, tok.start + len(surface), surface, casing)
+        return _Site(i, i, tok.start, tok.start + len(surface), surface, case)
 
     def _phrase_site(self, text: str, tokens: list[Token], i: int, initial: bool) -> _Site | None:
         run = []
@@ -195,9 +185,9 @@ class InverseThesaurusRestorer:
             if tok.kind != "word" or (run and text[run[-1].end : tok.start] != " "):
                 break
             run.append(tok)
-        if len(run) < 2 or _casing(run[0].text) == "upper":
+        if len(run) < 2 or casing(run[0].text) == "upper":
             return None
-        if (_casing(run[0].text) == "title" and not initial) or any(
+        if (casing(run[0].text) == "title" and not initial) or any(
             t.text[:1].isupper() for t in run[1:]
         ):
             return None
@@ -206,7 +196,7 @@ class InverseThesaurusRestorer:
             return None
         last = i + phrase.count(" ")
         surface = text[tokens[i].start : tokens[last].end]
-        return _Site(i, last, tokens[i].start, tokens[last].end, surface, _casing(run[0].text))
+        return _Site(i, last, tokens[i].start, tokens[last].end, surface, casing(run[0].text))
 
 
 class NgramInverseThesaurusRestorer(InverseThesaurusRestorer):
@@ -259,7 +249,7 @@ class NgramInverseThesaurusRestorer(InverseThesaurusRestorer):
                 if s > best_score:
                     best, best_tokens, best_score = form, middle, s
             if best is not None:
-                edits.append((site.start, site.end, _apply_casing(best, site.casing)))
+                edits.append((site.start, site.end, apply_casing(best, site.casing)))
             left.extend(best_tokens)
             i = site.last + 1
         return _splice(text, edits)
@@ -275,70 +265,16 @@ def _readings(word: str, lexicon: Lexicon) -> tuple[tuple[str, str, str], ...]:
     words = word.split(" ")
     if len(words) == 1:
         # A thesaurus word that lemminflect does not know ("fete") can still be a base form.
-        found = [*_word_readings(word), *((word, p, _BASE_TAG[p]) for p in _BASE_TAG)]
+        found = [*word_readings(word), *((word, p, BASE_TAG[p]) for p in BASE_TAG)]
     else:
-        found = [(word, pos, _BASE_TAG[pos]) for pos in lexicon.poses(word)]
-        for lemma, pos, tag in _word_readings(words[-1]):
+        found = [(word, pos, BASE_TAG[pos]) for pos in lexicon.poses(word)]
+        for lemma, pos, tag in word_readings(words[-1]):
             if pos == "n" and tag == "NNS":
                 found.append((" ".join(words[:-1] + [lemma]), "n", tag))
-        for lemma, pos, tag in _word_readings(words[0]):
+        for lemma, pos, tag in word_readings(words[0]):
             if pos == "v" and tag != "VB":
                 found.append((" ".join([lemma] + words[1:]), "v", tag))
     return tuple(dict.fromkeys(found))
-
-
-@lru_cache(maxsize=200_000)
-def _word_readings(word: str) -> tuple[tuple[str, str, str], ...]:
-    found = []
-    for upos, lemmas in lemminflect.getAllLemmas(word).items():
-        pos = _UPOS.get(upos)
-        if pos is None:
-            continue
-        for lemma in lemmas:
-            for tag in _TAGS[pos]:
-                if word in _forms(lemma, tag):
-                    found.append((lemma, pos, tag))
-    return tuple(dict.fromkeys(found))
-
-
-@lru_cache(maxsize=200_000)
-def _forms(lemma: str, tag: str) -> tuple[str, ...]:
-    if tag in _BASE_TAG.values():
-        return (lemma,)
-    return tuple(lemminflect.getInflection(lemma, tag, inflect_oov=False))
-
-
-def _inflect(headword: str, pos: str, tag: str) -> str | None:
-    """The headword in inflection ``tag`` (nouns inflect their last word, verbs their first);
-    None when it has no such form."""
-    if tag == _BASE_TAG[pos]:
-        return headword
-    words = headword.split(" ")
-    if pos in ("a", "r") and len(words) > 1:
-        return None
-    head = len(words) - 1 if pos == "n" else 0
-    forms = _forms(words[head], tag)
-    if not forms:
-        return None
-    words[head] = forms[0]
-    return " ".join(words)
-
-
-def _casing(word: str) -> str:
-    letters = [c for c in word if c.isalpha()]
-    if len(letters) > 1 and all(c.isupper() for c in letters):
-        return "upper"
-    if letters and letters[0].isupper():
-        return "title"
-    return "lower"
-
-
-def _apply_casing(text: str, casing: str) -> str:
-    if casing == "upper":
-        return text.upper()
-    if casing == "title":
-        return text[:1].upper() + text[1:]
-    return text
 
 
 def _sentence_initial(text: str, tokens: list[Token]) -> list[bool]:

@@ -26,21 +26,18 @@ import random
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-
-import lemminflect
 
 from restore.text import Token, tokenize
+from training.inflection import (
+    TAGS,
+    apply_casing,
+    casing,
+    forms,
+    inflect,
+    lemmas,
+    word_readings,
+)
 from training.lexicon import Candidate, Lexicon
-
-_UPOS = {"NOUN": "n", "VERB": "v", "ADJ": "a", "ADV": "r"}
-_TAGS = {
-    "n": ("NN", "NNS"),
-    "v": ("VB", "VBZ", "VBD", "VBN", "VBG"),
-    "a": ("JJ", "JJR", "JJS"),
-    "r": ("RB", "RBR", "RBS"),
-}
-_BASE_TAG = {"n": "NN", "v": "VB", "a": "JJ", "r": "RB"}
 
 _DETERMINERS = frozenset(
     "the a an this that these those his her its their our my your some any every each no "
@@ -224,7 +221,7 @@ class Spinner:
         f_replaced = 0
         for site in _shuffled(function, rng)[:f_target]:
             alternatives = self.lexicon.function_alternatives(site.surface.lower())
-            replacement = _apply_casing(rng.choice(sorted(alternatives)), site.casing)
+            replacement = apply_casing(rng.choice(sorted(alternatives)), site.casing)
             chosen.append((site, replacement, ("", "f", "F"), None))
             f_replaced += 1
 
@@ -249,14 +246,14 @@ class Spinner:
             if tok.kind != "word" or i in protected:
                 i += 1
                 continue
-            casing = _casing(tok.text)
-            if casing == "upper" and not shouted[i]:
+            case = casing(tok.text)
+            if case == "upper" and not shouted[i]:
                 i += 1  # an acronym (NATO, US) or a title, not a shouted line
                 continue
-            if casing != "lower" and casing != "upper" and not initial[i]:
+            if case == "title" and not initial[i]:
                 i += 1  # capitalised mid-sentence: a name
                 continue
-            if casing == "title" and not self._may_spin_initial(tokens, i, mid_capitalised):
+            if case == "title" and not self._may_spin_initial(tokens, i, mid_capitalised):
                 i += 1
                 continue
             phrase = self._match_phrase(text, tokens, i, protected)
@@ -267,10 +264,10 @@ class Spinner:
             lower = tok.text.lower()
             if self.lexicon.function_alternatives(lower):
                 function.append(
-                    _Site(i, i, tok.start, tok.end, tok.text, 1, [], casing, function=True)
+                    _Site(i, i, tok.start, tok.end, tok.text, 1, [], case, function=True)
                 )
             else:
-                site = self._word_site(tokens, i, casing)
+                site = self._word_site(tokens, i, case)
                 if site is not None:
                     content.append(site)
             i += 1
@@ -286,7 +283,7 @@ class Spinner:
         # "Rose Smith", "Bank of England": a capitalised follower suggests a name.
         return not (nxt is not None and nxt.kind == "word" and nxt.text[:1].isupper())
 
-    def _word_site(self, tokens: list[Token], i: int, casing: str) -> _Site | None:
+    def _word_site(self, tokens: list[Token], i: int, case: str) -> _Site | None:
         tok = tokens[i]
         surface, clitic = tok.text, ""
         m = _POSSESSIVE_RE.match(surface)
@@ -294,7 +291,7 @@ class Spinner:
             surface, clitic = m.group("base"), m.group("clitic")
         if "'" in surface or "’" in surface:
             return None
-        readings = _readings(surface.lower())
+        readings = word_readings(surface.lower())
         readings = [r for r in readings if self.lexicon.has(r[0], r[1])]
         if clitic:
             readings = [r for r in readings if r[1] == "n"]
@@ -304,7 +301,7 @@ class Spinner:
         if not self._pool(*readings[0][:2]):
             return None
         # A possessive's clitic stays outside the span: only the word itself changes.
-        return _Site(i, i, tok.start, tok.start + len(surface), surface, 1, readings, casing)
+        return _Site(i, i, tok.start, tok.start + len(surface), surface, 1, readings, case)
 
     def _match_phrase(
         self, text: str, tokens: list[Token], i: int, protected: set[int]
@@ -328,7 +325,7 @@ class Spinner:
             for lemma, tag in _phrase_lemmas(words):
                 if lemma not in options:
                     continue
-                poses = [p for p in self.lexicon.poses(lemma) if tag in _TAGS[p]]
+                poses = [p for p in self.lexicon.poses(lemma) if tag in TAGS[p]]
                 if poses:
                     readings = _order_readings([(lemma, p, tag) for p in poses], tokens, i)
                     if not self._pool(*readings[0][:2]):
@@ -341,7 +338,7 @@ class Spinner:
                         text[span[0].start : span[-1].end],
                         size,
                         readings,
-                        _casing(span[0].text),
+                        casing(span[0].text),
                     )
         return None
 
@@ -354,10 +351,10 @@ class Spinner:
                 weights = [w for _, w, _ in pool]
                 k = rng.choices(range(len(pool)), weights=weights)[0]
                 cand_text, _, cand = pool.pop(k)
-                form = _inflect(cand_text, pos, tag)
+                form = inflect(cand_text, pos, tag)
                 if form is None or form.lower() == site.surface.lower():
                     continue
-                return _apply_casing(form, site.casing), (lemma, pos, tag), cand
+                return apply_casing(form, site.casing), (lemma, pos, tag), cand
         return None
 
     def _pool(self, lemma: str, pos: str) -> tuple[tuple[str, float, Candidate], ...]:
@@ -435,34 +432,6 @@ class Spinner:
 # -- helpers: tagging, inflection, casing ---------------------------------------------------
 
 
-@lru_cache(maxsize=200_000)
-def _lemmas(word: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    # lemminflect deep-copies its answer on every call; caching it halves the spinner's time.
-    return tuple(lemminflect.getAllLemmas(word).items())
-
-
-@lru_cache(maxsize=200_000)
-def _readings(word: str) -> tuple[tuple[str, str, str], ...]:
-    """Every (lemma, pos, tag) whose inflection gives ``word``."""
-    found = []
-    for upos, lemmas in _lemmas(word):
-        pos = _UPOS.get(upos)
-        if pos is None:
-            continue
-        for lemma in lemmas:
-            for tag in _TAGS[pos]:
-                if word in _forms(lemma, tag):
-                    found.append((lemma, pos, tag))
-    return tuple(dict.fromkeys(found))
-
-
-@lru_cache(maxsize=200_000)
-def _forms(lemma: str, tag: str) -> tuple[str, ...]:
-    if tag in _BASE_TAG.values():
-        return (lemma,)
-    return tuple(lemminflect.getInflection(lemma, tag, inflect_oov=False))
-
-
 def _order_readings(readings, tokens: list[Token], i: int) -> list[tuple[str, str, str]]:
     """Most plausible reading first, from the neighbouring words (a real spinner's guess)."""
     prev = tokens[i - 1].text.lower() if i > 0 and tokens[i - 1].kind == "word" else ""
@@ -495,52 +464,19 @@ def _phrase_lemmas(words: list[str]) -> list[tuple[str, str]]:
     joined = " ".join(words)
     options = [(joined, "NN"), (joined, "VB"), (joined, "JJ"), (joined, "RB")]
     last = words[-1]
-    for upos, lemmas in _lemmas(last):
+    for upos, names in lemmas(last):
         if upos == "NOUN":
-            for lemma in lemmas:
+            for lemma in names:
                 if lemma != last:
                     options.append((" ".join(words[:-1] + [lemma]), "NNS"))
     first = words[0]
-    for upos, lemmas in _lemmas(first):
+    for upos, names in lemmas(first):
         if upos == "VERB":
-            for lemma in lemmas:
+            for lemma in names:
                 for tag in ("VBZ", "VBD", "VBN", "VBG"):
-                    if lemma != first and first in _forms(lemma, tag):
+                    if lemma != first and first in forms(lemma, tag):
                         options.append((" ".join([lemma] + words[1:]), tag))
     return options
-
-
-def _inflect(candidate: str, pos: str, tag: str) -> str | None:
-    """The candidate lemma in the inflection ``tag``; None when it has no such form."""
-    if tag == _BASE_TAG[pos]:
-        return candidate
-    words = candidate.split(" ")
-    # Nouns inflect their last word (press conferences), verbs their first (took off).
-    head = len(words) - 1 if pos == "n" else 0
-    if pos in ("a", "r") and len(words) > 1:
-        return None
-    forms = _forms(words[head], tag)
-    if not forms:
-        return None
-    words[head] = forms[0]
-    return " ".join(words)
-
-
-def _casing(word: str) -> str:
-    letters = [c for c in word if c.isalpha()]
-    if len(letters) > 1 and all(c.isupper() for c in letters):
-        return "upper"
-    if letters and letters[0].isupper():
-        return "title"
-    return "lower"
-
-
-def _apply_casing(text: str, casing: str) -> str:
-    if casing == "upper":
-        return text.upper()
-    if casing == "title":
-        return text[:1].upper() + text[1:]
-    return text
 
 
 def _protected_tokens(text: str, tokens: list[Token]) -> set[int]:
@@ -583,7 +519,7 @@ def _shouted(tokens: list[Token], initial: list[bool]) -> list[bool]:
         starts.insert(0, 0)
     for a, b in zip(starts, starts[1:]):
         words = [t.text for t in tokens[a:b] if t.kind == "word"]
-        upper = sum(1 for w in words if _casing(w) == "upper")
+        upper = sum(1 for w in words if casing(w) == "upper")
         if len(words) >= 3 and upper >= 0.8 * len(words):
             flags[a:b] = [True] * (b - a)
     return flags
