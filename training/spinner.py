@@ -60,7 +60,8 @@ _PROTECTED_RE = re.compile(
     r"(?:https?://|www\.)\S+|\S+@\S+\.\w+|[@#]\w+|\b\w+\.(?:com|org|net|gov|edu|co\.uk)\b",
     re.IGNORECASE,
 )
-_SENTENCE_END = frozenset(".!?…")
+# An ellipsis is not taken as a sentence end: what follows it may be a name mid-sentence.
+_SENTENCE_END = frozenset(".!?")
 _OPENERS = frozenset("\"'“‘([")
 
 
