@@ -5,7 +5,8 @@
 
 Prints one JSON object per rate: achieved rate (replaced / eligible words), numbers and
 mid-sentence capitalised words changed (both should be 0), paragraphs whose spans do not reapply
-exactly (should be 0), phrase and inflection shares, speed.
+exactly (should be 0), words changed inside ALL-CAPS lines (spun on purpose: wire headlines),
+phrase and inflection shares, speed.
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ def audit(paragraphs: Sequence[str], rate: float, seed: int = 0, **config: Any) 
     """Spin every paragraph and check the spinner's promises; returns counts and rates."""
     spinner = Spinner(SpinnerConfig(rate=rate, **config))
     eligible = replaced = words = 0
-    number_changes = capital_changes = span_errors = 0
+    number_changes = capital_changes = caps_line_changes = span_errors = 0
     kinds: dict[str, int] = {}
     inflected = 0
     started = time.perf_counter()
@@ -63,7 +63,13 @@ def audit(paragraphs: Sequence[str], rate: float, seed: int = 0, **config: Any) 
             number_changes += any(c.isdigit() for c in s.original)
             before = paragraph[: s.start].rstrip()
             mid_sentence = bool(before) and before[-1] not in _SENTENCE_START
-            capital_changes += mid_sentence and any(c.isupper() for c in s.original)
+            if mid_sentence and any(c.isupper() for c in s.original):
+                # ALL-CAPS words are spun only inside ALL-CAPS lines (wire headlines); count
+                # them apart from capitalised words, which would be names.
+                if s.original.isupper():
+                    caps_line_changes += 1
+                else:
+                    capital_changes += 1
     seconds = time.perf_counter() - started
     total = sum(kinds.values())
     return {
@@ -78,6 +84,7 @@ def audit(paragraphs: Sequence[str], rate: float, seed: int = 0, **config: Any) 
         "inflected_share": round(inflected / total, 4) if total else 0.0,
         "number_changes": number_changes,
         "mid_sentence_capital_changes": capital_changes,
+        "all_caps_line_changes": caps_line_changes,
         "span_errors": span_errors,
         "words_per_second": round(words / seconds) if seconds else 0,
     }

@@ -502,6 +502,10 @@ def _sentence_initial(text: str, tokens: list[Token]) -> list[bool]:
             at_start = True
         if tok.kind == "other" and tok.text in _OPENERS:
             flags.append(False)
+            # A quote glued to the word before it closes a quotation ('... again.' Insane):
+            # be conservative and treat the next word as mid-sentence.
+            if i > 0 and tokens[i - 1].end == tok.start:
+                at_start = False
             continue
         flags.append(at_start and tok.kind == "word")
         at_start = tok.kind == "other" and tok.text in _SENTENCE_END
