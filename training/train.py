@@ -78,7 +78,10 @@ class TrainConfig:
     logging_steps: int = 25
     eval_steps: int = 250
     eval_samples: int = 300  # valid pairs decoded at each evaluation
-    early_stopping_patience: int = 0  # evaluations without F0.5 gain before stopping; 0 = off
+    early_stopping_patience: int = 0  # evaluations without gain before stopping; 0 = off
+    # What picks the best checkpoint and drives early stopping: "f0.5" (ties broken by target
+    # token accuracy) or "loss" (valid loss; smoother while F0.5 is still 0, early in training).
+    select_by: str = "f0.5"
     save_total_limit: int = 2
     num_beams: int = 1
     num_threads: int = 2
@@ -87,6 +90,8 @@ class TrainConfig:
     def validate(self) -> None:
         if self.target_format not in ("edits", "text"):
             raise ValueError("train.target_format must be 'edits' or 'text'")
+        if self.select_by not in ("f0.5", "loss"):
+            raise ValueError("train.select_by must be 'f0.5' or 'loss'")
         if self.save_dtype not in ("float16", "float32"):
             raise ValueError("train.save_dtype must be 'float16' or 'float32'")
         for name in (
@@ -162,7 +167,10 @@ def build_model(config: Any, tokenizer):
     torch.manual_seed(config.seed)
     train = config.train
     if train.init != "scratch":
-        model = AutoModelForSeq2SeqLM.from_pretrained(train.init, use_safetensors=True)
+        # Shipped models store fp16 weights; training runs in fp32.
+        model = AutoModelForSeq2SeqLM.from_pretrained(
+            train.init, use_safetensors=True, dtype=torch.float32
+        )
         if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
             model.resize_token_embeddings(len(tokenizer))
         return model
@@ -444,8 +452,8 @@ def train(config: Any, output_dir: str | Path, *, resume: bool = False) -> Path:
         save_steps=cfg.eval_steps,
         save_total_limit=cfg.save_total_limit,
         load_best_model_at_end=True,
-        metric_for_best_model="selection",
-        greater_is_better=True,
+        metric_for_best_model="selection" if cfg.select_by == "f0.5" else "loss",
+        greater_is_better=cfg.select_by == "f0.5",
         predict_with_generate=True,
         generation_num_beams=cfg.num_beams,
         train_sampling_strategy="group_by_length",
