@@ -11,6 +11,7 @@ Precedence is CLI > YAML > defaults.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import hashlib
 import json
@@ -81,6 +82,25 @@ def load_config(
         if not isinstance(data, dict):
             raise ConfigError(f"config {path} must hold a mapping at the top level")
     return build_config(cls, data, overrides)
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every stage CLI shares: --config, --output-dir, --set KEY=VALUE."""
+    parser.add_argument("--config", required=True, help="experiment YAML (e.g. configs/tiny.yaml)")
+    parser.add_argument("--output-dir", help="overrides output_dir from the config")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set spinner.rate=0.4 (repeatable)",
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
+    """The experiment config named by :func:`add_config_arguments`' options (CLI wins)."""
+    overrides = list(args.set) + ([f"output_dir={args.output_dir}"] if args.output_dir else [])
+    return load_config(args.config, overrides)
 
 
 def build_config(cls: type[T], data: Mapping[str, Any], overrides: Sequence[str] = ()) -> T:

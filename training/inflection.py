@@ -75,7 +75,7 @@ def inflect(lemma: str, pos: str, tag: str) -> str | None:
 
 
 def casing(word: str) -> str:
-    """"upper" (two or more letters, all capitals), "title" or "lower"."""
+    """ "upper" (two or more letters, all capitals), "title" or "lower"."""
     letters = [c for c in word if c.isalpha()]
     if len(letters) > 1 and all(c.isupper() for c in letters):
         return "upper"

@@ -424,28 +424,16 @@ def _peak_rss_mb() -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from training.config import ConfigError, add_config_arguments, config_from_args
+
     parser = argparse.ArgumentParser(prog="python -m training.synthesize", description=__doc__)
-    parser.add_argument("--config", required=True, help="experiment YAML (e.g. configs/tiny.yaml)")
-    parser.add_argument("--output-dir", help="overrides output_dir from the config")
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. --set synthesis.spins_per_unit=1",
-    )
+    add_config_arguments(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace existing pairs")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("datasets").setLevel(logging.WARNING)
-
-    from training.config import ConfigError, load_config
-
-    overrides = list(args.set)
-    if args.output_dir:
-        overrides.append(f"output_dir={args.output_dir}")
     try:
-        config = load_config(args.config, overrides)
+        config = config_from_args(args)
         manifest = synthesize(config, config.output_dir, overwrite=args.overwrite)
     except (ConfigError, SynthesisError) as err:
         print(f"error: {err}", file=sys.stderr)

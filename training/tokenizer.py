@@ -547,27 +547,18 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
 
-    from training.config import ConfigError, load_config
+    from training.config import ConfigError, add_config_arguments, config_from_args
 
     parser = argparse.ArgumentParser(
         prog="python -m training.tokenizer",
         description="Train the tokenizer on the train split of an experiment's pairs.",
     )
-    parser.add_argument("--config", required=True, help="experiment YAML")
-    parser.add_argument("--output-dir", help="overrides output_dir from the config")
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. --set tokenizer.vocab_size=8000",
-    )
+    add_config_arguments(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace an earlier tokenizer")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    overrides = list(args.set) + ([f"output_dir={args.output_dir}"] if args.output_dir else [])
     try:
-        config = load_config(args.config, overrides)
+        config = config_from_args(args)
         manifest = build_tokenizer(config, config.output_dir, overwrite=args.overwrite)
     except (ConfigError, TokenizerError, FileExistsError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -623,30 +623,20 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--config", required=True, help="experiment YAML")
-    parser.add_argument("--output-dir", help="overrides output_dir from the config")
+    from training.config import ConfigError, add_config_arguments, config_from_args
+
+    add_config_arguments(parser)
     parser.add_argument(
         "--resume",
         action="store_true",
         help="continue from the latest checkpoint in <output_dir>/train",
     )
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. --set train.max_steps=500",
-    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-
-    from training.config import ConfigError, load_config
-
-    overrides = list(args.set) + ([f"output_dir={args.output_dir}"] if args.output_dir else [])
     try:
-        config = load_config(args.config, overrides)
+        config = config_from_args(args)
         model_dir = train(config, config.output_dir, resume=args.resume)
     except (ConfigError, TrainingError) as err:
         print(f"error: {err}", file=sys.stderr)
