@@ -102,6 +102,8 @@ class TorchGenerator:
             raise BackendError(f"{model_dir} is a CTranslate2 export: use backend='ctranslate2'")
         if not (model_dir / "config.json").is_file():
             raise ModelNotFoundError(f"{model_dir} holds no transformers model (no config.json)")
+        from safetensors import SafetensorError
+
         try:
             # Weights may be stored in float16; CPU inference runs in float32.
             model = AutoModelForSeq2SeqLM.from_pretrained(
@@ -109,6 +111,8 @@ class TorchGenerator:
             )
         except (OSError, ValueError) as err:
             raise ModelNotFoundError(f"cannot load the model in {model_dir}: {err}") from err
+        except SafetensorError as err:
+            raise BackendError(f"the weights in {model_dir} are corrupt: {err}") from err
         if quantize:
             model = _quantize_dynamic(model)
         return cls(model, decoding, generation_config=_generation_config(model_dir, decoding))

@@ -43,14 +43,22 @@ def test_the_library_never_imports_training_or_datasets(tiny_model):
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
-@pytest.mark.skipif(
-    (DEFAULT_MODEL_DIR / "restore.json").exists(), reason="the default model is installed"
-)
-def test_default_model_missing_is_a_clear_error():
+def test_default_model_missing_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setattr("restore.loading.DEFAULT_MODEL_DIR", tmp_path / "not-installed")
     with pytest.raises(ModelNotFoundError, match="default model is not installed"):
         Restorer.from_pretrained("default")
     with pytest.raises(ModelNotFoundError, match="default model is not installed"):
         Restorer.from_pretrained()
+
+
+def test_the_shipped_default_model_loads_and_passes_text_through_unharmed():
+    restorer = Restorer.from_pretrained("default", threads=1)
+    text = "On March 9 the  council met.\n\nIt voted 7–2 for the plan — “finally”."
+    restored, empty, blank = restorer.restore_batch([text, "", "  "])
+    assert (empty, blank) == ("", "  ")
+    # Whatever the model proposes, numbers, names and layout survive (the guard and reassembly).
+    assert "March 9" in restored and "7–2" in restored and restored.count("\n\n") == 1
+    assert (DEFAULT_MODEL_DIR / "ctranslate2" / "model.bin").is_file()
 
 
 def test_not_a_model(tmp_path):
@@ -61,6 +69,17 @@ def test_not_a_model(tmp_path):
     (tmp_path / "file.txt").write_text("x")
     with pytest.raises(ModelNotFoundError, match="not a directory"):
         Restorer.from_pretrained(tmp_path / "file.txt")
+
+
+def test_missing_or_corrupt_weights_are_clear_errors(model_copy):
+    weights = model_copy / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[:1000])
+    with pytest.raises(BackendError, match="corrupt"):
+        Restorer.from_pretrained(model_copy)
+    weights.unlink()
+    with pytest.raises(ModelNotFoundError, match="model.safetensors"):
+        Restorer.from_pretrained(model_copy)
 
 
 def test_newer_format_version_is_refused(model_copy):
