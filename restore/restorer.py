@@ -49,6 +49,7 @@ REJECTED = "rejected"  # the guard kept the input; ``reasons`` says why
 SKIPPED = "skipped"  # the unit was not sent to the model; ``reasons`` says why
 SOURCE_TOO_LONG = "source_too_long"
 TOKEN_MISMATCH = "token_mismatch"
+UNREPRESENTABLE = "unrepresentable"  # the tokenizer does not round-trip the unit
 
 
 @dataclass(frozen=True)
@@ -251,6 +252,12 @@ class Restorer:
         units = []
         for (start, end), source in zip(spans, sources):
             ids = self.tokenizer.encode(source).ids
+            if self.tokenizer.decode(ids, skip_special_tokens=True) != source:
+                # The model could not see this text as written (a literal "▁" decodes as a
+                # space), so nothing it writes back can be trusted to keep it.
+                report = UnitReport(start, end, SKIPPED, (UNREPRESENTABLE,))
+                units.append(_Unit(start, end, None, report=report))
+                continue
             if len(ids) <= self.settings.max_source_tokens:
                 units.append(_Unit(start, end, ids))
                 continue

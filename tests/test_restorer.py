@@ -71,6 +71,13 @@ def test_property_formatting_around_edits_is_byte_identical(stub_restorer, text)
     assert restorer.restore(text) == swap(text)
 
 
+def test_text_the_tokenizer_cannot_round_trip_is_skipped(stub_restorer):
+    # "▁" is sentencepiece's space marker: it decodes as a space, so the unit is never sent.
+    result = stub_restorer(lambda s: s.replace("fete", "party")).restore_detailed("a ▁ fete")
+    assert result.text == "a ▁ fete" and result.edits == ()
+    assert [(u.status, u.reasons) for u in result.units] == [("skipped", ("unrepresentable",))]
+
+
 @_suite
 @given(st.text(max_size=300))
 def test_property_identity_model_returns_any_input_unchanged(stub_restorer, text):
