@@ -5,36 +5,27 @@
 
 from __future__ import annotations
 
-import gzip
-import json
 import random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from training.evaluation import iter_split_documents
 from training.spinner import Spinner, SpinnerConfig, apply_substitutions, revert_substitutions
 from training.synthesize import derive_seed
 
 _SENTENCE_START = '.!?"“‘('
 
 
-def corpus_paragraphs(corpus_dir: str | Path, split: str) -> Iterator[tuple[str, int, str]]:
-    """(document id, paragraph index, paragraph) of every document of one split."""
-    for path in sorted(Path(corpus_dir).glob("*.jsonl.gz")):
-        with gzip.open(path, "rt", encoding="utf-8") as fh:
-            for line in fh:
-                doc = json.loads(line)
-                if doc.get("split") != split:
-                    continue
-                for i, paragraph in enumerate(doc["text"].split("\n\n")):
-                    if paragraph.strip():
-                        yield doc["id"], i, paragraph
-
-
 def sample_paragraphs(corpus_dir: str | Path, split: str, count: int, seed: int) -> list[str]:
-    """A seeded random sample of ``count`` paragraphs of one split."""
-    paragraphs = [p for _, _, p in corpus_paragraphs(corpus_dir, split)]
+    """A seeded random sample of ``count`` non-blank paragraphs of one split."""
+    paragraphs = [
+        paragraph
+        for doc in iter_split_documents(corpus_dir, split)
+        for paragraph in doc["text"].split("\n\n")
+        if paragraph.strip()
+    ]
     random.Random(seed).shuffle(paragraphs)
     return paragraphs[:count]
 
