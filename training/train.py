@@ -295,17 +295,30 @@ def _callbacks(config: Any, log_path: Path):
     from transformers import TrainerCallback
 
     class CsvLog(TrainerCallback):
-        """Every logged value as one CSV row (step, time, loss, eval metrics...)."""
+        """Every logged value as one CSV row (step, time, loss, eval metrics...).
+
+        Rows are kept in memory (an earlier run's, on resume, read once) and the file is
+        rewritten whole, since evaluation columns appear only after the first rows.
+        """
 
         def __init__(self):
             self.started = time.time()
+            self.rows: list[dict[str, str]] = []
+            if log_path.exists():
+                with open(log_path, newline="", encoding="utf-8") as fh:
+                    self.rows = list(csv.DictReader(fh))
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             if not logs or not state.is_world_process_zero:
                 return
             row = {"step": state.global_step, "seconds": round(time.time() - self.started, 1)}
             row.update({k: v for k, v in logs.items() if isinstance(v, (int, float))})
-            _append_csv(log_path, row)
+            self.rows.append({k: str(v) for k, v in row.items()})
+            fields = list(dict.fromkeys(k for r in self.rows for k in r))
+            with open(log_path, "w", newline="", encoding="utf-8") as fh:
+                writer = csv.DictWriter(fh, fieldnames=fields)
+                writer.writeheader()
+                writer.writerows(self.rows)
 
     class TimeBudget(TrainerCallback):
         """Stops (after a save and an evaluation) when the wall-clock budget is spent."""
@@ -328,19 +341,6 @@ def _callbacks(config: Any, log_path: Path):
 
         callbacks.append(EarlyStoppingCallback(config.train.early_stopping_patience))
     return callbacks
-
-
-def _append_csv(path: Path, row: dict[str, Any]) -> None:
-    rows = []
-    if path.exists():
-        with open(path, newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-    rows.append({k: str(v) for k, v in row.items()})
-    fields = list(dict.fromkeys(k for r in rows for k in r))
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def plot_log(log_path: Path, png_path: Path) -> None:
