@@ -47,7 +47,7 @@ def align(unit: str, restored: str) -> list[Change] | None:
         return None
     produced = tokenize(restored)
     changes = []
-    for i1, i2, j1, j2 in _split_blocks(changed_blocks(normal, produced), normal, produced):
+    for i1, i2, j1, j2 in split_blocks(changed_blocks(normal, produced), normal, produced):
         start, end = original[i1].start, original[i2 - 1].end
         if j2 > j1:
             r_start, r_end = produced[j1].start, produced[j2 - 1].end
@@ -96,7 +96,7 @@ def changed_blocks(a: list[Token], b: list[Token]) -> list[tuple[int, int, int, 
     return blocks
 
 
-def _split_blocks(
+def split_blocks(
     blocks: list[tuple[int, int, int, int]], a: list[Token], b: list[Token]
 ) -> list[tuple[int, int, int, int]]:
     """Cut a block that replaces n tokens by n tokens into one change per differing token, so

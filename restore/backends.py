@@ -9,7 +9,8 @@ whether the end token was reached. Three runtimes implement it:
 * ``"ctranslate2"``: a CTranslate2 export of the model (``restore export-ct2``), int8 by default.
 
 Tests and other runtimes can pass any object with a ``generate`` method of this shape to
-:class:`restore.Restorer`.
+:class:`restore.Restorer`. Models of the ``tags`` format are not generated from but read in one
+forward pass (:meth:`TorchGenerator.tag`), which only the torch runtimes do.
 """
 
 from __future__ import annotations
@@ -121,12 +122,7 @@ class TorchGenerator:
         torch = self._torch
         if not batch:
             return []
-        width = max(len(ids) for ids in batch)
-        input_ids = torch.full((len(batch), width), self.decoding.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, ids in enumerate(batch):
-            input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-            mask[row, : len(ids)] = 1
+        input_ids, mask = self._pad(batch)
         beams = self.config.num_beams > 1
         with torch.inference_mode():
             out = self.model.generate(
@@ -145,6 +141,47 @@ class TorchGenerator:
             _cut(ids, row_scores, self.decoding.eos_token_id)
             for ids, row_scores in zip(sequences, scores.tolist())
         ]
+
+    def tag(
+        self, batch: Sequence[Sequence[int]], slot_ids: Sequence[int], choice_ids: Sequence[int]
+    ) -> list[Generation]:
+        """The tags format's output for each source: ``slot, choice`` for every slot mark.
+
+        The decoder reads the source itself; at each slot mark the choice is the most likely
+        of ``choice_ids``, with its log-probability among them (the mark's own is 0).
+        """
+        torch = self._torch
+        if not batch:
+            return []
+        input_ids, mask = self._pad(batch)
+        with torch.inference_mode():
+            logits = self.model(
+                input_ids=input_ids, attention_mask=mask, decoder_input_ids=input_ids
+            ).logits
+        choices = torch.tensor(list(choice_ids), dtype=torch.long)
+        log_probs = torch.log_softmax(logits[..., choices].float(), dim=-1)
+        best_log_probs, best = log_probs.max(dim=-1)
+        slots = set(slot_ids)
+        generations = []
+        for row, ids in enumerate(batch):
+            tokens: list[int] = []
+            scores: list[float] = []
+            for pos, token in enumerate(ids):
+                if token in slots:
+                    tokens += [token, choice_ids[int(best[row, pos])]]
+                    scores += [0.0, float(best_log_probs[row, pos])]
+            generations.append(Generation(tuple(tokens), tuple(scores + [0.0]), True))
+        return generations
+
+    def _pad(self, batch: Sequence[Sequence[int]]):
+        torch = self._torch
+        width = max(len(ids) for ids in batch)
+        input_ids = torch.full((len(batch), width), self.decoding.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, ids in enumerate(batch):
+            input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+            mask[row, : len(ids)] = 1
+        return input_ids, mask
 
 
 class CTranslate2Generator:

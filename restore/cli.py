@@ -285,6 +285,7 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--batch-size", type=int, default=32, help="units per model call")
     guard = parser.add_argument_group("guard (overrides the model's restore.json)")
     guard.add_argument("--min-confidence", type=float, help="reject units below this")
+    guard.add_argument("--min-edit-confidence", type=float, help="withhold single edits below this")
     guard.add_argument("--max-length-ratio", type=float, help="reject word-count ratios beyond")
     guard.add_argument(
         "--keep-numbers",
@@ -302,6 +303,7 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
 def _guard(args: argparse.Namespace) -> dict:
     values = {
         "min_confidence": args.min_confidence,
+        "min_edit_confidence": args.min_edit_confidence,
         "max_length_ratio": args.max_length_ratio,
         "keep_numbers": args.keep_numbers,
         "keep_names": args.keep_names,

@@ -17,6 +17,7 @@ import logging
 import shutil
 from pathlib import Path
 
+from restore.candidates import CANDIDATES_FILE
 from restore.errors import BackendError, ModelNotFoundError
 from restore.format import SETTINGS_FILE, load_settings
 from restore.loading import GENERATION_FILE, TOKENIZER_FILE
@@ -30,6 +31,7 @@ COPIED_FILES = (
     "special_tokens_map.json",
     SETTINGS_FILE,
     GENERATION_FILE,
+    CANDIDATES_FILE,
 )
 INFO_FILE = "export_info.json"
 
@@ -55,7 +57,12 @@ def export_ctranslate2(
     src, out = Path(model_dir), Path(out_dir)
     if not (src / "config.json").is_file():
         raise ModelNotFoundError(f"{src} holds no transformers model (no config.json)")
-    load_settings(src)  # refuse a directory that is not a restore model
+    settings = load_settings(src)  # refuse a directory that is not a restore model
+    if settings.target_format == "tags":
+        raise BackendError(
+            f"{src} is a tags-format model, read in one forward pass: CTranslate2 only "
+            "generates, so it has no export (use the torch or torch-int8 backend)"
+        )
     # Without the tokenizer next to the weights, the converter silently writes a default
     # vocabulary.
     if not (src / TOKENIZER_FILE).is_file():

@@ -5,7 +5,7 @@ inference builds the source the same way and turns the model's output back into 
 :func:`apply_target`. Both sides read the choices (prefix, target format, lengths,
 segmentation) from ``restore.json`` in the model directory, so they cannot drift apart.
 
-Two target formats:
+Four target formats:
 
 * ``"text"``: the whole original unit.
 * ``"edits"``: only what changed, as ``‖ spun ⇒ original`` items in input order; an empty
@@ -16,6 +16,21 @@ Two target formats:
   from the end of the previous item on, as whole tokens, so untouched text is copied from the
   input and cannot be damaged. Where the left side would be ambiguous, it carries the words
   before it as context.
+
+* ``"choices"``: the source carries, after every word that our spinner plausibly wrote, a slot
+  mark and that word's likely originals from the model's candidate table
+  (:mod:`restore.candidates`): ``ejects⟦1⟧⟨1⟩ greets⟨2⟩ expels``. The target picks one
+  choice per slot, ``⟦1⟧⟨1⟩`` (``⟨0⟩`` keeps the word). Marks touch the text before them
+  because a mark after a space costs a second token (a lone "▁"). The model only classifies, which a
+  small model learns in CPU hours where generating words from scratch was not learned at all;
+  it can restore only words in the table, to one of the shown originals.
+* ``"tags"``: the same slots and candidates, then a mark of how often the word was spinner
+  output in the training data (``⟪9⟫``: at least 90%), then the slot mark
+  (``ejects⟨1⟩ greets⟨2⟩ expels⟪9⟫⟦1⟧``). The decoder is not asked to generate: it reads the
+  source again and, at each slot mark, predicts that slot's choice, all in one forward pass
+  (``TAGS_DECODING``). Looking a slot up across the encoder is what small models from scratch
+  failed to learn in CPU hours; a decoder that sees the slot's own words just before the mark
+  only has to judge them, with the encoder's view of the whole unit to help.
 
 >>> s = ModelSettings(target_format="edits")
 >>> make_target("He ejects the crowd.", "He greets the crowd.", s)
@@ -28,19 +43,30 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from restore.align import changed_blocks
+from restore.align import changed_blocks, split_blocks
+from restore.candidates import CANDIDATES_FILE, CandidateTable, Match, match_case
 from restore.text import Token, normalize, tokenize
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2 added the "choices" and "tags" formats
 SETTINGS_FILE = "restore.json"
-TARGET_FORMATS = ("text", "edits")
+TARGET_FORMATS = ("text", "edits", "choices", "tags")
+SLOT_FORMATS = ("choices", "tags")  # the formats with a candidate table
 ARROW = "⇒"
 SEPARATOR = "‖"
-# Both marks are single tokens in our tokenizers (TokenizerConfig.extra_tokens).
 EDIT_TOKENS = (ARROW, SEPARATOR)
+MAX_SLOTS = 32
+MAX_CHOICES = 5
+SLOT_TOKENS = tuple(f"⟦{i}⟧" for i in range(1, MAX_SLOTS + 1))
+CHOICE_TOKENS = tuple(f"⟨{j}⟩" for j in range(MAX_CHOICES + 1))
+SHARE_TOKENS = tuple(f"⟪{k}⟫" for k in range(10))  # spun share 0-9%, 10-19%, ... 90-100%
+# Every mark is a single token in our tokenizers (TokenizerConfig.extra_tokens).
+FORMAT_TOKENS = EDIT_TOKENS + SLOT_TOKENS + CHOICE_TOKENS + SHARE_TOKENS
+FORMAT_CHARS = frozenset("".join(FORMAT_TOKENS)) - set("0123456789")
+CHOICE_RE = re.compile(r"⟦(\d+)⟧\s*⟨(\d+)⟩")
 
 
 class ModelFormatError(ValueError):
@@ -52,6 +78,7 @@ class GuardSettings:
     """When a restored unit is not trusted and its input is kept instead."""
 
     min_confidence: float = 0.0  # mean token probability of the output, 0 disables
+    min_edit_confidence: float = 0.0  # an edit less sure than this is not made, 0 disables
     max_length_ratio: float = 1.5  # restored/input word count outside [1/r, r] is rejected
     keep_numbers: bool = True  # a changed or dropped number rejects the unit
     keep_names: bool = True  # a changed mid-sentence capitalised word rejects the unit
@@ -68,6 +95,8 @@ class ModelSettings:
     max_target_tokens: int = 128
     segmentation: str = "passage"  # restore.text.segment's ``by``
     max_words: int = 48  # restore.text.segment's ``max_words``
+    slots: int = 24  # choices/tags formats: most slots per unit
+    choices: int = 3  # choices/tags formats: most candidates shown per slot
     guard: GuardSettings = dataclasses.field(default_factory=GuardSettings)
     versions: dict[str, str] = dataclasses.field(default_factory=dict)
 
@@ -78,6 +107,10 @@ class ModelSettings:
             raise ModelFormatError("segmentation must be 'passage' or 'sentence'")
         if min(self.max_source_tokens, self.max_target_tokens, self.max_words) < 1:
             raise ModelFormatError("max_source_tokens, max_target_tokens, max_words must be >= 1")
+        if not (1 <= self.slots <= MAX_SLOTS and 1 <= self.choices <= MAX_CHOICES):
+            raise ModelFormatError(
+                f"slots must lie in [1, {MAX_SLOTS}] and choices in [1, {MAX_CHOICES}]"
+            )
 
 
 def save_settings(settings: ModelSettings, model_dir: str | Path) -> Path:
@@ -115,17 +148,82 @@ def load_settings(model_dir: str | Path) -> ModelSettings:
     return settings
 
 
-def encode_source(unit: str, settings: ModelSettings) -> str:
+def format_marks(target_format: str) -> tuple[str, ...]:
+    """The marks a target format writes, each of which must be a single token."""
+    if target_format == "tags":
+        return SLOT_TOKENS + CHOICE_TOKENS + SHARE_TOKENS
+    if target_format == "choices":
+        return SLOT_TOKENS + CHOICE_TOKENS
+    return EDIT_TOKENS if target_format == "edits" else ()
+
+
+def load_candidates(model_dir: str | Path, settings: ModelSettings) -> CandidateTable | None:
+    """The model's candidate table (choices and tags formats; None for the others)."""
+    if settings.target_format not in SLOT_FORMATS:
+        return None
+    path = Path(model_dir) / CANDIDATES_FILE
+    try:
+        return CandidateTable.load(path)
+    except FileNotFoundError as err:
+        raise ModelFormatError(
+            f"{model_dir} uses the {settings.target_format} format but has no {path.name}"
+        ) from err
+    except (OSError, ValueError) as err:
+        raise ModelFormatError(f"cannot read {path}: {err}") from err
+
+
+def encode_source(
+    unit: str, settings: ModelSettings, candidates: CandidateTable | None = None
+) -> str:
     """The model input for one unit of text."""
-    return settings.prefix + normalize(unit)
+    text = normalize(unit)
+    if settings.target_format not in SLOT_FORMATS:
+        return settings.prefix + text
+    parts = []
+    pos = 0
+    for i, slot in enumerate(_slots(text, settings, candidates)):
+        shown = "".join(f"{CHOICE_TOKENS[j]} {c}" for j, c in enumerate(slot.candidates, 1))
+        if settings.target_format == "tags":
+            share = SHARE_TOKENS[min(int(slot.share * 10), 9)]
+            parts.append(f"{text[pos : slot.end]}{shown}{share}{SLOT_TOKENS[i]}")
+        else:
+            parts.append(f"{text[pos : slot.end]}{SLOT_TOKENS[i]}{shown}")
+        pos = slot.end
+    parts.append(text[pos:])
+    return settings.prefix + "".join(parts)
 
 
-def make_target(spun: str, original: str, settings: ModelSettings) -> str:
+def make_target(
+    spun: str, original: str, settings: ModelSettings, candidates: CandidateTable | None = None
+) -> str:
     """The training target for a (spun, original) unit pair."""
     spun, original = normalize(spun), normalize(original)
     if settings.target_format == "text":
         return original
-    return format_edits(spun, original)
+    if settings.target_format == "edits":
+        return format_edits(spun, original)
+    a, b = tokenize(spun), tokenize(original)
+    blocks = split_blocks(changed_blocks(a, b), a, b)
+    first = {t.start: i for i, t in enumerate(a)}
+    after = {t.end: i + 1 for i, t in enumerate(a)}
+    items = []
+    for i, slot in enumerate(_slots(spun, settings, candidates)):
+        want = _original_of(first[slot.start], after[slot.end], blocks, original, b)
+        j = slot.candidates.index(want) + 1 if want in slot.candidates else 0
+        items.append(SLOT_TOKENS[i] + CHOICE_TOKENS[j])
+    return "".join(items)
+
+
+def _original_of(p: int, q: int, blocks, original: str, b: list[Token]) -> str | None:
+    """What spun tokens ``p:q`` were in the original (lower case), or None when they were not
+    changed or a change reaches outside them."""
+    inside = [block for block in blocks if block[0] < q and p < block[1]]
+    if not inside or inside[0][0] < p or inside[-1][1] > q:
+        return None
+    # Unchanged tokens around the changes inside the span map one to one.
+    j_start = inside[0][2] - (inside[0][0] - p)
+    j_end = inside[-1][3] + (q - inside[-1][1])
+    return _span(original, b, j_start, j_end).lower()
 
 
 @dataclass(frozen=True)
@@ -143,12 +241,62 @@ class Applied:
     placed: tuple[tuple[int, int, int, int], ...] = ()
 
 
-def apply_target(source: str, target: str, settings: ModelSettings) -> Applied:
+def apply_target(
+    source: str, target: str, settings: ModelSettings, candidates: CandidateTable | None = None
+) -> Applied:
     """Turn a model output back into restored text for ``source`` (the unit, without prefix)."""
     source = normalize(source)
     if settings.target_format == "text":
         return Applied(target)
-    return apply_edits(source, target)
+    if settings.target_format == "edits":
+        return apply_edits(source, target)
+    return apply_choices(source, target, _slots(source, settings, candidates))
+
+
+# -- the choices format ----------------------------------------------------------------------
+
+
+def _slots(text: str, settings: ModelSettings, candidates: CandidateTable | None) -> list[Match]:
+    if candidates is None:
+        raise ModelFormatError(f"the {settings.target_format} format needs a candidate table")
+    return [
+        Match(m.start, m.end, m.candidates[: settings.choices], m.share)
+        for m in candidates.match(text, limit=settings.slots)
+    ]
+
+
+def apply_choices(source: str, target: str, slots: list[Match]) -> Applied:
+    """Replace each slot's words by the candidate the target picked for it.
+
+    Items naming a slot that does not exist, or a slot a second time, are skipped and counted
+    as failed; a choice that does not exist keeps the word.
+    """
+    picked: dict[int, tuple[int, int, int]] = {}
+    failed = 0
+    for item in CHOICE_RE.finditer(target):
+        i, j = int(item[1]) - 1, int(item[2])
+        if not 0 <= i < len(slots) or i in picked:
+            failed += 1
+            continue
+        # A choice past the slot's candidates (a slot with fewer than were shown elsewhere)
+        # keeps the word.
+        picked[i] = (j if j <= len(slots[i].candidates) else 0, item.start(), item.end())
+    parts = []
+    placed = []
+    pos = length = 0
+    for i, (j, t_start, t_end) in sorted(picked.items()):
+        if j == 0:
+            continue
+        slot = slots[i]
+        word = match_case(source[slot.start : slot.end], slot.candidates[j - 1])
+        parts.append(source[pos : slot.start])
+        length += slot.start - pos
+        parts.append(word)
+        placed.append((length, length + len(word), t_start, t_end))
+        length += len(word)
+        pos = slot.end
+    parts.append(source[pos:])
+    return Applied("".join(parts), failed, tuple(placed))
 
 
 # -- the edit-list format --------------------------------------------------------------------

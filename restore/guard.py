@@ -24,6 +24,7 @@ LENGTH_RATIO = "length_ratio"
 LOW_CONFIDENCE = "low_confidence"
 UNPLACED_EDITS = "unplaced_edits"
 UNFINISHED = "unfinished"
+LOW_EDIT_CONFIDENCE = "low_edit_confidence"  # some edits withheld, the others made
 REASONS = (NUMBER_CHANGED, NAME_CHANGED, LENGTH_RATIO, LOW_CONFIDENCE, UNPLACED_EDITS, UNFINISHED)
 
 # Tokens after which the next word starts a sentence (so its capital does not mark a name).

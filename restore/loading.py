@@ -29,7 +29,7 @@ TOKENIZER_FILE = "tokenizer.json"
 GENERATION_FILE = "generation_config.json"
 CT2_SUBDIR = "ctranslate2"
 # Files fetched for a model named on the Hugging Face Hub: weights as safetensors only.
-HUB_PATTERNS = ("*.json", "*.safetensors", "*.md", f"{CT2_SUBDIR}/*")
+HUB_PATTERNS = ("*.json", "*.json.gz", "*.safetensors", "*.md", f"{CT2_SUBDIR}/*")
 # A round trip of this text checks that the tokenizer's vocabulary really loaded.
 PROBE_TEXT = "Zoë said: “It’s 3.5 km—naïve café” (1999) 東京 😀"
 

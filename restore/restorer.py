@@ -37,7 +37,19 @@ from typing import Any
 from restore import guard as guards
 from restore.align import Change, align
 from restore.backends import Generation, Generator, build_generator
-from restore.format import GuardSettings, ModelSettings, apply_target, encode_source, load_settings
+from restore.candidates import CandidateTable
+from restore.errors import BackendError
+from restore.format import (
+    CHOICE_TOKENS,
+    SLOT_TOKENS,
+    GuardSettings,
+    ModelFormatError,
+    ModelSettings,
+    apply_target,
+    encode_source,
+    load_candidates,
+    load_settings,
+)
 from restore.loading import load_decoding, load_tokenizer, resolve_model
 from restore.text import normalize, segment
 
@@ -134,7 +146,8 @@ class Restorer:
     ``restore.backends``), ``tokenizer`` a ``tokenizers.Tokenizer``.
 
     ``batch_size`` units go to the model at a time; ``read_ahead`` units (default 16 batches)
-    are collected and sorted by length before batching.
+    are collected and sorted by length before batching. ``candidates`` is the model's
+    candidate table, needed by the choices format only.
     """
 
     def __init__(
@@ -146,12 +159,14 @@ class Restorer:
         guard: GuardSettings | Mapping[str, Any] | None = None,
         batch_size: int = 32,
         read_ahead: int | None = None,
+        candidates: CandidateTable | None = None,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.generator = generator
         self.tokenizer = tokenizer
         self.settings = settings
+        self.candidates = candidates
         self.guard = _resolve_guard(settings.guard, guard)
         self.batch_size = batch_size
         self.read_ahead = max(read_ahead or 16 * batch_size, batch_size)
@@ -179,11 +194,24 @@ class Restorer:
         """
         model_dir = resolve_model(name_or_path, revision=revision)
         settings = load_settings(model_dir)
+        if settings.target_format == "tags" and backend == "ctranslate2":
+            raise BackendError(
+                f"{model_dir} is a tags-format model, which is read in one forward pass: "
+                "use backend='torch' or 'torch-int8' (CTranslate2 only generates)"
+            )
+        candidates = load_candidates(model_dir, settings)
         decoding = load_decoding(model_dir, settings)
         tokenizer = load_tokenizer(model_dir, decoding)
         generator = build_generator(backend, model_dir, decoding, threads=threads)
         logger.info("loaded %s with the %s backend", model_dir, backend)
-        return cls(generator, tokenizer, settings, guard=guard, batch_size=batch_size)
+        return cls(
+            generator,
+            tokenizer,
+            settings,
+            guard=guard,
+            batch_size=batch_size,
+            candidates=candidates,
+        )
 
     # -- public API ----------------------------------------------------------------------------
 
@@ -248,7 +276,9 @@ class Restorer:
         the word budget, and a unit that cannot be cut further is kept as it is."""
         if not spans:
             return []
-        sources = [encode_source(text[start:end], self.settings) for start, end in spans]
+        sources = [
+            encode_source(text[start:end], self.settings, self.candidates) for start, end in spans
+        ]
         units = []
         for (start, end), source in zip(spans, sources):
             ids = self.tokenizer.encode(source).ids
@@ -277,7 +307,7 @@ class Restorer:
         order = sorted(range(len(window)), key=lambda i: len(window[i][1].source_ids))
         for first in range(0, len(order), self.batch_size):
             chunk = [window[i] for i in order[first : first + self.batch_size]]
-            generations = self.generator.generate([unit.source_ids for _, unit in chunk])
+            generations = self._generate([unit.source_ids for _, unit in chunk])
             if len(generations) != len(chunk):
                 raise RuntimeError(
                     f"the generator returned {len(generations)} outputs for {len(chunk)} inputs"
@@ -285,11 +315,27 @@ class Restorer:
             for (document, unit), generation in zip(chunk, generations):
                 self._finish(document.text, unit, generation)
 
+    def _generate(self, batch: list[list[int]]) -> list[Generation]:
+        if self.settings.target_format != "tags":
+            return self.generator.generate(batch)
+        return self.generator.tag(batch, *self._tag_ids)
+
+    @functools.cached_property
+    def _tag_ids(self) -> tuple[list[int], list[int]]:
+        """The ids of the slot marks and of the choices a tags-format model may pick."""
+        ids = [
+            [self.tokenizer.token_to_id(t) for t in tokens]
+            for tokens in (SLOT_TOKENS, CHOICE_TOKENS[: self.settings.choices + 1])
+        ]
+        if None in ids[0] or None in ids[1]:
+            raise ModelFormatError("the tokenizer lacks the tags format's marks")
+        return ids[0], ids[1]
+
     def _finish(self, text: str, unit: _Unit, generation: Generation) -> None:
         """Turn one output into the unit's edits and report."""
         source = text[unit.start : unit.end]
         output = self.tokenizer.decode(list(generation.token_ids), skip_special_tokens=True)
-        applied = apply_target(source, output, self.settings)
+        applied = apply_target(source, output, self.settings, self.candidates)
         probs = [math.exp(lp) for lp in generation.log_probs]
         confidence = sum(probs) / len(probs) if probs else 0.0
         changes = align(source, applied.text)
@@ -315,7 +361,7 @@ class Restorer:
             return
         token_probs = self._token_probs(generation, output, probs)
         regions = self._output_regions(changes, applied.placed, len(output))
-        unit.edits = tuple(
+        edits = [
             Edit(
                 unit.start + change.start,
                 unit.start + change.end,
@@ -324,8 +370,11 @@ class Restorer:
                 _lowest(token_probs, region, confidence),
             )
             for change, region in zip(changes, regions)
-        )
-        unit.report = UnitReport(unit.start, unit.end, RESTORED, (), confidence, proposal)
+        ]
+        unit.edits = tuple(e for e in edits if e.confidence >= self.guard.min_edit_confidence)
+        withheld = (guards.LOW_EDIT_CONFIDENCE,) if len(unit.edits) < len(edits) else ()
+        status = RESTORED if unit.edits else UNCHANGED
+        unit.report = UnitReport(unit.start, unit.end, status, withheld, confidence, proposal)
 
     def _token_probs(
         self, generation: Generation, output: str, probs: list[float]
@@ -414,6 +463,8 @@ def _resolve_guard(
             raise ValueError(f"unknown guard setting: {err}") from err
     if not 0.0 <= result.min_confidence <= 1.0:
         raise ValueError("guard min_confidence must lie in [0, 1]")
+    if not 0.0 <= result.min_edit_confidence <= 1.0:
+        raise ValueError("guard min_edit_confidence must lie in [0, 1]")
     if result.max_length_ratio < 1.0:
         raise ValueError("guard max_length_ratio must be at least 1")
     return result

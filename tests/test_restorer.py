@@ -310,3 +310,17 @@ def test_one_megabyte_single_line(stub_restorer):
     assert stub_restorer(lambda s: s, batch_size=64).restore(line) == line
     solid = "a" * 1_000_000  # one "word" far beyond the model's input length
     assert stub_restorer(swap).restore(solid) == solid
+
+
+def test_edits_below_min_edit_confidence_are_withheld(stub_restorer):
+    text = "The big dog."
+    unsure = stub_restorer(swap, prob=0.4, guard={"min_edit_confidence": 0.5})
+    result = unsure.restore_detailed(text)
+    assert result.text == text and result.edits == ()
+    assert result.units[0].status == "unchanged"
+    assert result.units[0].reasons == ("low_edit_confidence",)
+    assert result.units[0].proposal == swap(text)
+    sure = stub_restorer(swap, prob=0.6, guard={"min_edit_confidence": 0.5})
+    assert sure.restore(text) == swap(text)
+    with pytest.raises(ValueError, match="min_edit_confidence"):
+        stub_restorer(swap, guard={"min_edit_confidence": -0.1})

@@ -316,7 +316,7 @@ def test_autotokenizer_loads_without_sentencepiece(trained, monkeypatch):
 
 
 def test_training_is_deterministic(tmp_path):
-    config = TokenizerConfig(vocab_size=350)
+    config = TokenizerConfig(vocab_size=400)
     texts = [line.replace(" he ", "\nhe\n") for line in LINES]  # newlines inside texts too
     first = train_tokenizer(texts, tmp_path / "a", config, seed=3)
     second = train_tokenizer(iter(texts), tmp_path / "b", config, seed=3)
@@ -325,7 +325,7 @@ def test_training_is_deterministic(tmp_path):
 
 
 def test_max_sentences_samples_with_seed(tmp_path):
-    config = TokenizerConfig(vocab_size=350, max_sentences=250)
+    config = TokenizerConfig(vocab_size=400, max_sentences=250)
     a = train_tokenizer(LINES, tmp_path / "a", config, seed=0)
     b = train_tokenizer(LINES, tmp_path / "b", config, seed=1)
     info = json.loads((a / INFO_FILE).read_text(encoding="utf-8"))
@@ -341,7 +341,7 @@ def test_refuses_to_overwrite(tmp_path, trained):
 
 def test_no_text_is_an_error(tmp_path):
     with pytest.raises(TokenizerError, match="no non-empty"):
-        train_tokenizer(["", "\n", " "], tmp_path, TokenizerConfig(vocab_size=300))
+        train_tokenizer(["", "\n", " "], tmp_path, TokenizerConfig(vocab_size=400))
 
 
 def test_vocab_too_large_for_text_is_a_tokenizer_error(tmp_path):

@@ -3,15 +3,28 @@ import json
 import shutil
 from pathlib import Path
 
+import datasets
 import pytest
 import torch
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
+from restore import Restorer
+from restore.candidates import CANDIDATES_FILE, CandidateTable
+from restore.errors import BackendError
+from restore.export import export_ctranslate2
 from restore.format import apply_target, load_settings
+from training.candidates import build_candidates
 from training.config import load_config
 from training.synthesize import synthesize
 from training.tokenizer import build_tokenizer
-from training.train import MODEL_DIR, TRAIN_DIR, TrainingError, add_test_results, train
+from training.train import (
+    MODEL_DIR,
+    TRAIN_DIR,
+    TrainingError,
+    add_test_results,
+    reveal_answers,
+    train,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = [
@@ -31,6 +44,7 @@ def prepared(tmp_path_factory):
     config = load_config(ROOT / "configs/tiny.yaml", [f"output_dir={base}"])
     synthesize(config, base)
     build_tokenizer(config, base)
+    build_candidates(config, base)
     return base
 
 
@@ -133,6 +147,42 @@ def test_text_target_format(prepared, tmp_path):
     assert load_settings(model_dir).target_format == "text"
 
 
+@pytest.mark.parametrize("target_format", ["choices", "tags"])
+def test_slot_formats_ship_their_candidate_table(prepared, tmp_path, target_format):
+    config = experiment(
+        prepared,
+        tmp_path,
+        f"train.target_format={target_format}",
+        "train.reveal_share=0.5",
+        "train.max_steps=4",
+        "train.eval_steps=4",
+    )
+    model_dir = train(config, config.output_dir)
+    assert load_settings(model_dir).target_format == target_format
+    assert logged(Path(config.output_dir), "eval_f0.5")
+    shipped = (model_dir / CANDIDATES_FILE).read_bytes()
+    assert shipped == (Path(config.output_dir) / "candidates" / CANDIDATES_FILE).read_bytes()
+    restorer = Restorer.from_pretrained(model_dir)
+    text = "The minister said on Monday that talks would resume in Geneva."
+    assert restorer.restore_batch([text, ""])[1] == ""
+    # Whatever the untrained model picks, only table words change.
+    table = CandidateTable.load(model_dir / CANDIDATES_FILE)
+    spun = Path(config.output_dir) / "pairs"
+    for row in datasets.load_from_disk(str(spun))["valid"].select(range(8)):
+        slots = table.match(row["spun"])
+        for edit in restorer.restore_detailed(row["spun"]).edits:
+            assert any(m.start <= edit.start and edit.end <= m.end for m in slots)
+    if target_format == "tags":
+        with pytest.raises(BackendError, match="tags-format"):
+            Restorer.from_pretrained(model_dir, backend="ctranslate2")
+        with pytest.raises(BackendError, match="tags-format"):
+            export_ctranslate2(model_dir, tmp_path / "ct2")
+
+    (model_dir / CANDIDATES_FILE).unlink()
+    with pytest.raises(ValueError, match="has no candidates.json.gz"):
+        Restorer.from_pretrained(model_dir)
+
+
 def test_fine_tunes_a_local_pretrained_checkpoint(prepared, tmp_path):
     from transformers import T5Config, T5ForConditionalGeneration
 
@@ -179,3 +229,11 @@ def test_missing_stage_outputs_are_clear_errors(tmp_path):
     with pytest.raises(TrainingError, match="training.synthesize"):
         train(config, tmp_path)
     assert not (tmp_path / MODEL_DIR).exists()
+
+
+def test_reveal_answers_writes_each_slots_choice_after_its_mark():
+    source = "She ejects⟦1⟧⟨1⟩ greets⟨2⟩ expels the throng⟦2⟧⟨1⟩ crowd."
+    assert reveal_answers(source, "⟦1⟧⟨1⟩⟦2⟧⟨0⟩") == (
+        "She ejects⟦1⟧⇒⟨1⟩⟨1⟩ greets⟨2⟩ expels the throng⟦2⟧⇒⟨0⟩⟨1⟩ crowd."
+    )
+    assert reveal_answers("No slots.", "") == "No slots."

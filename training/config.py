@@ -23,7 +23,8 @@ from typing import Any, TypeVar
 
 import yaml
 
-from restore.format import EDIT_TOKENS
+from restore.format import format_marks
+from training.candidates import CandidatesConfig
 from training.spinner import SpinnerConfig
 from training.synthesize import SynthesisConfig
 from training.tokenizer import TokenizerConfig
@@ -46,24 +47,27 @@ class ExperimentConfig:
     spinner: SpinnerConfig = dataclasses.field(default_factory=SpinnerConfig)
     synthesis: SynthesisConfig = dataclasses.field(default_factory=SynthesisConfig)
     tokenizer: TokenizerConfig = dataclasses.field(default_factory=TokenizerConfig)
+    candidates: CandidatesConfig = dataclasses.field(default_factory=CandidatesConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
     def validate(self) -> None:
         """Cross-field checks; raises ConfigError."""
-        for section in (self.spinner, self.synthesis, self.tokenizer, self.train):
+        for section in (self.spinner, self.synthesis, self.tokenizer, self.candidates, self.train):
             check = getattr(section, "validate", None)
             if check is not None:
                 try:
                     check()
                 except ValueError as err:
                     raise ConfigError(str(err)) from err
-        if self.train.target_format == "edits" and self.train.init == "scratch":
-            missing = set(EDIT_TOKENS) - set(self.tokenizer.extra_tokens)
+        if self.train.init == "scratch":
+            missing = set(format_marks(self.train.target_format)) - set(self.tokenizer.extra_tokens)
             if missing:
                 raise ConfigError(
-                    f"train.target_format 'edits' needs tokenizer.extra_tokens to include "
-                    f"{sorted(missing)}"
+                    f"train.target_format {self.train.target_format!r} needs "
+                    f"tokenizer.extra_tokens to include {sorted(missing)}"
                 )
+        if self.train.choices > self.candidates.top_k:
+            raise ConfigError("train.choices must not exceed candidates.top_k")
 
 
 def load_config(

@@ -48,7 +48,7 @@ from tokenizers import processors as tk_processors
 from tokenizers.models import BPE, Unigram
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
-from restore.format import EDIT_TOKENS
+from restore.format import FORMAT_TOKENS
 
 logger = logging.getLogger(__name__)
 
@@ -91,8 +91,8 @@ class TokenizerConfig:
     character_coverage: float = 0.9995
     # Cap on lines fed to the trainer; a seeded random sample is drawn above it.
     max_sentences: int = 2_000_000
-    # User-defined symbols, always single tokens; by default the edit-list format's marks.
-    extra_tokens: tuple[str, ...] = EDIT_TOKENS
+    # User-defined symbols, always single tokens; by default every target format's marks.
+    extra_tokens: tuple[str, ...] = FORMAT_TOKENS
     # Only bounds truncation: T5's relative positions have no hard limit.
     model_max_length: int = 512
     # Part of the result, not only of the speed: sentencepiece's trainer gives a different (but

@@ -22,6 +22,7 @@ import hashlib
 import json
 import logging
 import platform
+import re
 import shutil
 import sys
 import time
@@ -61,7 +62,15 @@ class TrainConfig:
 
     init: str = "scratch"  # "scratch", or a hub name or local path of a seq2seq checkpoint
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
-    target_format: str = "edits"  # "edits" (span edit list) or "text" (the whole original)
+    # "edits" (span edit list), "text" (the whole original) or "choices" (pick among candidate
+    # originals shown in the input; needs training.candidates)
+    target_format: str = "edits"
+    slots: int = 24  # choices: most slots per unit
+    choices: int = 3  # choices: most candidates shown per slot
+    # choices: share of training pairs whose answers are also written into the source (a
+    # copy-first curriculum: looking a slot's answer up teaches the decoder where to look
+    # before the encoder has learned to work the answer out; never done at inference)
+    reveal_share: float = 0.0
     prefix: str = ""
     max_source_tokens: int = 128
     max_target_tokens: int = 96
@@ -88,8 +97,8 @@ class TrainConfig:
     save_dtype: str = "float16"  # weights in the final model directory
 
     def validate(self) -> None:
-        if self.target_format not in ("edits", "text"):
-            raise ValueError("train.target_format must be 'edits' or 'text'")
+        if self.target_format not in ("edits", "text", "choices", "tags"):
+            raise ValueError("train.target_format must be 'edits', 'text', 'choices' or 'tags'")
         if self.select_by not in ("f0.5", "loss"):
             raise ValueError("train.select_by must be 'f0.5' or 'loss'")
         if self.save_dtype not in ("float16", "float32"):
@@ -110,6 +119,8 @@ class TrainConfig:
                 raise ValueError(f"train.{name} must be at least 1")
         if self.learning_rate <= 0:
             raise ValueError("train.learning_rate must be positive")
+        if not 0.0 <= self.reveal_share < 1.0:
+            raise ValueError("train.reveal_share must lie in [0, 1)")
 
 
 # -- building the model and the data -------------------------------------------------------
@@ -127,13 +138,15 @@ def build_model_settings(config: Any):
         max_target_tokens=train.max_target_tokens,
         segmentation=syn.unit,
         max_words=syn.max_words,
+        slots=train.slots,
+        choices=train.choices,
         versions=_versions(),
     )
 
 
 def load_tokenizer_for(config: Any, output_dir: Path):
     """Our own tokenizer for a model from scratch; the checkpoint's for a pretrained one."""
-    from restore.format import EDIT_TOKENS
+    from restore.format import format_marks
 
     if config.train.init == "scratch":
         from training.tokenizer import load_tokenizer
@@ -146,17 +159,30 @@ def load_tokenizer_for(config: Any, output_dir: Path):
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(config.train.init)
-    if config.train.target_format == "edits":
-        pieces = tokenizer.convert_ids_to_tokens(tokenizer(" ".join(EDIT_TOKENS)).input_ids)
-        missing = [t for t in EDIT_TOKENS if t not in pieces]
+    marks = format_marks(config.train.target_format)
+    if marks:
+        pieces = tokenizer.convert_ids_to_tokens(tokenizer(" ".join(marks)).input_ids)
+        missing = [t for t in marks if t not in pieces]
         if missing and config.train.init == "scratch":
             raise TrainingError(
-                f"the tokenizer splits the edit marks {missing}: set tokenizer.extra_tokens "
-                f"to {list(EDIT_TOKENS)} and rerun training.tokenizer"
+                f"the tokenizer splits the format marks {missing}: include them in "
+                f"tokenizer.extra_tokens (the default) and rerun training.tokenizer"
             )
         if missing:
             tokenizer.add_tokens(missing)
     return tokenizer
+
+
+def load_run_candidates(config: Any, output_dir: Path):
+    """The candidate table built by training.candidates (choices format only)."""
+    from restore.candidates import CANDIDATES_FILE, CandidateTable
+
+    if config.train.target_format not in ("choices", "tags"):
+        return None
+    path = output_dir / "candidates" / CANDIDATES_FILE
+    if not path.is_file():
+        raise TrainingError(f"{path} not found: run training.candidates first")
+    return CandidateTable.load(path)
 
 
 def build_model(config: Any, tokenizer):
@@ -194,42 +220,75 @@ def build_model(config: Any, tokenizer):
     return T5ForConditionalGeneration(model_config)
 
 
-def prepare_split(dataset, tokenizer, settings, *, limit: int = 0):
+def prepare_split(
+    dataset, tokenizer, settings, candidates=None, *, limit: int = 0, reveal_share: float = 0.0
+):
     """Tokenised (input_ids, labels) for a pairs split; over-long pairs are dropped, not cut.
 
-    Cutting would teach the model to drop text. Rows whose text holds the edit marks are
-    dropped too (they cannot be written as an edit list).
+    Cutting would teach the model to drop text. Rows whose text holds the format marks are
+    dropped too (they cannot be written in the edits format). A ``reveal_share`` of the rows,
+    picked by a hash of their index, get the choices format's answers written into the source
+    (see ``TrainConfig.reveal_share``). For the tags format the decoder reads the source
+    (``decoder_input_ids``) and only the slot marks carry labels: their choices.
     """
-    from restore.format import EDIT_TOKENS, encode_source, make_target
+    from restore.format import FORMAT_CHARS, encode_source, make_target
+
+    tags = settings.target_format == "tags"
+    marks = _tag_marks(tokenizer) if tags else None
 
     if limit:
         dataset = dataset.select(range(min(limit, len(dataset))))
 
     def encode(batch, indices):
         usable = [
-            not any(m in s or m in o for m in EDIT_TOKENS)
+            not (FORMAT_CHARS.intersection(s) or FORMAT_CHARS.intersection(o))
             for s, o in zip(batch["spun"], batch["original"])
         ]
         pairs = [(s, o) for s, o, ok in zip(batch["spun"], batch["original"], usable) if ok]
-        sources = tokenizer([encode_source(s, settings) for s, _ in pairs]).input_ids
-        targets = tokenizer(text_target=[make_target(s, o, settings) for s, o in pairs]).input_ids
+        texts = [encode_source(s, settings, candidates) for s, _ in pairs]
+        wanted = [make_target(s, o, settings, candidates) for s, o in pairs]
+        if reveal_share and not tags:
+            kept = [i for i, ok in zip(indices, usable) if ok]
+            texts = [
+                reveal_answers(text, target) if _fraction(i) < reveal_share else text
+                for i, text, target in zip(kept, texts, wanted)
+            ]
+        sources = tokenizer(texts).input_ids
+        if tags:
+            targets = [_tag_labels(ids, target, marks) for ids, target in zip(sources, wanted)]
+        else:
+            targets = tokenizer(text_target=wanted).input_ids
         encoded = iter(zip(sources, targets))
         # Unusable rows get empty sequences and are filtered out below.
         inputs, labels = zip(*(next(encoded) if ok else ([], []) for ok in usable))
-        return {
+        columns = {
             "input_ids": list(inputs),
             "labels": list(labels),
             "length": [len(i) for i in inputs],
             "row": indices,
         }
+        if tags:
+            columns["decoder_input_ids"] = list(inputs)
+        return columns
 
     # "row" (the pair's index in ``dataset``) lines predictions up with pairs; the Trainer drops
     # it and "length" before the model sees a batch.
     # datasets fingerprints ``encode`` but not the functions it calls: the target of a probe
     # pair stands in for the format, so a format change never reuses a stale cache.
-    probe = make_target("a b c", "a x c", settings) + encode_source("a b", settings)
+    # A table word in the probe makes slot layouts part of it; the vocabulary hash catches a
+    # rebuilt tokenizer of the same size.
+    word = next(iter(candidates.entries), "") if candidates else ""
+    probe = make_target("a b c", "a x c", settings, candidates) + encode_source(
+        f"a b {word}", settings, candidates
+    )
+    vocabulary = hashlib.sha256(repr(sorted(tokenizer.get_vocab().items())).encode()).hexdigest()
+    table = (
+        hashlib.sha256(repr(sorted(candidates.entries.items())).encode()).hexdigest()
+        if candidates
+        else ""
+    )
     fingerprint = hashlib.sha256(
-        f"{dataset._fingerprint}|{settings}|{probe}|{len(tokenizer)}".encode()
+        f"{dataset._fingerprint}|{settings}|{probe}|{vocabulary}|{table}|{reveal_share}".encode()
     ).hexdigest()[:16]
     encoded = dataset.map(
         encode,
@@ -242,15 +301,85 @@ def prepare_split(dataset, tokenizer, settings, *, limit: int = 0):
     return encoded.filter(
         lambda row: (
             0 < len(row["input_ids"]) <= settings.max_source_tokens
-            and 0 < len(row["labels"]) <= settings.max_target_tokens
+            # Tags labels run along the source; the others are the decoder's output.
+            and (tags or 0 < len(row["labels"]) <= settings.max_target_tokens)
         )
     )
+
+
+def _tag_marks(tokenizer) -> tuple[dict[int, int], dict[str, int]]:
+    """Slot-mark ids (to their slot number) and choice-mark ids (by mark) of the tokenizer."""
+    from restore.format import CHOICE_TOKENS, SLOT_TOKENS
+
+    slots = {tokenizer.convert_tokens_to_ids(t): i for i, t in enumerate(SLOT_TOKENS, 1)}
+    choices = {t: tokenizer.convert_tokens_to_ids(t) for t in CHOICE_TOKENS}
+    return slots, choices
+
+
+def _tag_labels(source_ids: list[int], target: str, marks) -> list[int]:
+    """Labels of the tags format: -100 everywhere but at slot marks, which get their choice."""
+    from restore.format import CHOICE_RE
+
+    slots, choices = marks
+    picked = {int(slot): choices[f"⟨{choice}⟩"] for slot, choice in CHOICE_RE.findall(target)}
+    return [picked.get(slots.get(token, 0), -100) for token in source_ids]
+
+
+def _tag_collator(pad_id: int):
+    """Pads input_ids/decoder_input_ids with ``pad_id`` and labels with -100."""
+    import torch
+
+    def collate(features):
+        width = max(len(f["input_ids"]) for f in features)
+
+        def column(key, fill):
+            return torch.tensor([f[key] + [fill] * (width - len(f[key])) for f in features])
+
+        input_ids = column("input_ids", pad_id)
+        return {
+            "input_ids": input_ids,
+            "attention_mask": (input_ids != pad_id).long(),
+            "decoder_input_ids": column("decoder_input_ids", pad_id),
+            "labels": column("labels", -100),
+        }
+
+    return collate
+
+
+def _best_choices(choice_ids: list[int]):
+    """preprocess_logits_for_metrics of the tags format: the likeliest choice id per position."""
+
+    def best(logits, labels):
+        import torch
+
+        logits = logits[0] if isinstance(logits, tuple) else logits
+        ids = torch.tensor(choice_ids, device=logits.device)
+        return ids[logits[..., ids].argmax(-1)]
+
+    return best
+
+
+def reveal_answers(source: str, target: str) -> str:
+    """The choices-format source with each slot's answer written after its mark (``⟦1⟧⇒⟨2⟩``)."""
+    from restore.format import ARROW, CHOICE_RE
+
+    answers = {slot: choice for slot, choice in CHOICE_RE.findall(target)}
+    return re.sub(
+        r"⟦(\d+)⟧",
+        lambda m: f"{m[0]}{ARROW}⟨{answers[m[1]]}⟩" if m[1] in answers else m[0],
+        source,
+    )
+
+
+def _fraction(index: int) -> float:
+    """A fixed pseudo-random number in [0, 1) for a row index."""
+    return int(hashlib.sha256(str(index).encode()).hexdigest()[:8], 16) / 2**32
 
 
 # -- evaluation during training ------------------------------------------------------------
 
 
-def make_compute_metrics(tokenizer, settings, eval_rows):
+def make_compute_metrics(tokenizer, settings, eval_rows, candidates=None):
     """compute_metrics for Seq2SeqTrainer: decode, apply to the spun text, score edits."""
     import numpy as np
 
@@ -260,16 +389,38 @@ def make_compute_metrics(tokenizer, settings, eval_rows):
     spun = [row["spun"] for row in eval_rows]
     original = [row["original"] for row in eval_rows]
 
+    from restore.format import SLOT_TOKENS
+
     def compute(prediction) -> dict[str, float]:
-        ids = np.where(prediction.predictions < 0, tokenizer.pad_token_id, prediction.predictions)
-        outputs = tokenizer.batch_decode(ids, skip_special_tokens=True)
-        restored = [apply_target(s, out, settings).text for s, out in zip(spun, outputs)]
+        if settings.target_format == "tags":
+            # Each row's choices at its labelled positions (the slot marks), in order.
+            outputs = [
+                "".join(
+                    f"{SLOT_TOKENS[k]}{tokenizer.convert_ids_to_tokens(int(i))}"
+                    for k, i in enumerate(row[gold >= 0])
+                )
+                for row, gold in zip(prediction.predictions, prediction.label_ids)
+            ]
+        else:
+            ids = np.where(
+                prediction.predictions < 0, tokenizer.pad_token_id, prediction.predictions
+            )
+            outputs = tokenizer.batch_decode(ids, skip_special_tokens=True)
+        restored = [
+            apply_target(s, out, settings, candidates).text for s, out in zip(spun, outputs)
+        ]
         metrics = {
             k: v for k, v in score(spun, original, restored).items() if isinstance(v, (int, float))
         }
         # Model selection: F0.5, with target-token accuracy breaking ties (early on every
         # checkpoint has F0.5 = 0, and a tie would keep the oldest).
-        metrics["token_accuracy"] = _token_accuracy(prediction.predictions, prediction.label_ids)
+        if settings.target_format == "tags":
+            gold = prediction.label_ids
+            metrics["token_accuracy"] = float((prediction.predictions == gold)[gold >= 0].mean())
+        else:
+            metrics["token_accuracy"] = _token_accuracy(
+                prediction.predictions, prediction.label_ids
+            )
         metrics["selection"] = metrics["f0.5"] + 1e-3 * metrics["token_accuracy"]
         return metrics
 
@@ -402,6 +553,7 @@ def train(config: Any, output_dir: str | Path, *, resume: bool = False) -> Path:
     torch.set_num_threads(config.train.num_threads)
     settings = build_model_settings(config)
     tokenizer = load_tokenizer_for(config, out)
+    candidates = load_run_candidates(config, out)
     model = build_model(config, tokenizer)
     model.generation_config = GenerationConfig(
         decoder_start_token_id=model.config.decoder_start_token_id,
@@ -415,14 +567,19 @@ def train(config: Any, output_dir: str | Path, *, resume: bool = False) -> Path:
 
     pairs = datasets.load_from_disk(str(pairs_dir))
     train_set = prepare_split(
-        pairs["train"], tokenizer, settings, limit=config.train.max_train_pairs
+        pairs["train"],
+        tokenizer,
+        settings,
+        candidates,
+        limit=config.train.max_train_pairs,
+        reveal_share=config.train.reveal_share,
     )
     eval_rows = (
         pairs["valid"]
         .shuffle(seed=config.seed)
         .select(range(min(config.train.eval_samples, len(pairs["valid"]))))
     )
-    eval_set = prepare_split(eval_rows, tokenizer, settings)
+    eval_set = prepare_split(eval_rows, tokenizer, settings, candidates)
     eval_rows = eval_rows.select(eval_set["row"])  # the pairs that fit, in eval order
     if not len(train_set) or not len(eval_set):
         raise TrainingError(
@@ -434,6 +591,13 @@ def train(config: Any, output_dir: str | Path, *, resume: bool = False) -> Path:
     save_config(config, train_dir / "config.yaml")
 
     cfg = config.train
+    tags = cfg.target_format == "tags"
+    if tags:
+        collator = _tag_collator(tokenizer.pad_token_id)
+        marks = _tag_marks(tokenizer)[1]
+        choice_ids = [marks[t] for t in list(marks)[: settings.choices + 1]]
+    else:
+        collator = DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100)
     args = Seq2SeqTrainingArguments(
         output_dir=str(train_dir),
         max_steps=cfg.max_steps,
@@ -454,7 +618,7 @@ def train(config: Any, output_dir: str | Path, *, resume: bool = False) -> Path:
         load_best_model_at_end=True,
         metric_for_best_model="selection" if cfg.select_by == "f0.5" else "loss",
         greater_is_better=cfg.select_by == "f0.5",
-        predict_with_generate=True,
+        predict_with_generate=not tags,
         generation_num_beams=cfg.num_beams,
         train_sampling_strategy="group_by_length",
         seed=config.seed,
@@ -468,16 +632,19 @@ def train(config: Any, output_dir: str | Path, *, resume: bool = False) -> Path:
         args=args,
         train_dataset=train_set,
         eval_dataset=eval_set,
-        data_collator=DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100),
+        data_collator=collator,
+        preprocess_logits_for_metrics=_best_choices(choice_ids) if tags else None,
         processing_class=tokenizer,
-        compute_metrics=make_compute_metrics(tokenizer, settings, eval_rows),
+        compute_metrics=make_compute_metrics(tokenizer, settings, eval_rows, candidates),
         callbacks=_callbacks(config, train_dir / LOG_FILE),
     )
     started = time.time()
     trainer.train(resume_from_checkpoint=resume and _has_checkpoint(train_dir))
     seconds = time.time() - started
     final = trainer.evaluate()
-    model_dir = save_model_dir(trainer.model, tokenizer, settings, config, out / MODEL_DIR)
+    model_dir = save_model_dir(
+        trainer.model, tokenizer, settings, config, out / MODEL_DIR, candidates
+    )
     metrics = {
         "valid": {k.removeprefix("eval_"): v for k, v in final.items()},
         "train": {
@@ -500,10 +667,14 @@ def _has_checkpoint(train_dir: Path) -> bool:
     return any(train_dir.glob("checkpoint-*"))
 
 
-def save_model_dir(model, tokenizer, settings, config: Any, model_dir: Path) -> Path:
-    """Write the inference contract: weights, configs, tokenizer, restore.json, config."""
+def save_model_dir(
+    model, tokenizer, settings, config: Any, model_dir: Path, candidates=None
+) -> Path:
+    """Write the inference contract: weights, configs, tokenizer, restore.json, config, and the
+    candidate table of the choices format."""
     import torch
 
+    from restore.candidates import CANDIDATES_FILE
     from restore.format import save_settings
     from training.config import save_config
 
@@ -516,6 +687,8 @@ def save_model_dir(model, tokenizer, settings, config: Any, model_dir: Path) -> 
     model.to(torch.float32)
     tokenizer.save_pretrained(model_dir)
     save_settings(settings, model_dir)
+    if candidates is not None:
+        candidates.save(model_dir / CANDIDATES_FILE)
     save_config(config, model_dir / "training_config.yaml")
     return model_dir
 

@@ -1,0 +1,113 @@
+"""The candidate table of the ``choices`` format: what a spun word most likely replaced.
+
+A model directory trained with ``target_format: choices`` holds ``candidates.json.gz``, built
+from the training pairs (``python -m training.candidates``). It maps each word or phrase that
+our spinner writes to the originals it most often replaced, and keeps only entries that were
+mostly spinner output in the training data. :meth:`CandidateTable.match` finds those words in a
+unit, longest phrase first and left to right, leaving names alone.
+
+>>> table = CandidateTable({"ejects": (0.9, ["greets", "expels"])})
+>>> [(m.start, m.end, m.candidates) for m in table.match("She ejects the crowd.")]
+[(4, 10, ('greets', 'expels'))]
+>>> match_case("Ejects", "greets")
+'Greets'
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from restore.text import tokenize
+
+CANDIDATES_FILE = "candidates.json.gz"
+# Tokens after which a capitalised word may be an ordinary sentence start rather than a name.
+_SENTENCE_END = frozenset(".!?…:;\"“”'‘’()[]-–—")
+
+
+@dataclass(frozen=True)
+class Match:
+    """``unit[start:end]`` is in the table; ``candidates`` are its likely originals, best first;
+    ``share`` is how often it was spinner output where it occurred in spun training text."""
+
+    start: int
+    end: int
+    candidates: tuple[str, ...]
+    share: float = 1.0
+
+
+def key_of(phrase: str) -> tuple[str, ...]:
+    return tuple(t.text.lower() for t in tokenize(phrase))
+
+
+def match_case(spun: str, original: str) -> str:
+    """Give ``original`` the capitalisation pattern of the spun words it replaces."""
+    if len(spun) > 1 and spun.isupper():
+        return original.upper()
+    if spun[:1].isupper():
+        return original[:1].upper() + original[1:]
+    return original
+
+
+class CandidateTable:
+    """Spun word or phrase (lower case, tokens joined by spaces) -> (spun share, originals)."""
+
+    def __init__(self, entries: dict[str, tuple[float, list[str]]]):
+        self.entries = {k: (float(s), tuple(c)) for k, (s, c) in entries.items()}
+        self._keys = {tuple(k.split(" ")): (s, c) for k, (s, c) in self.entries.items()}
+        self._max_len = max((len(k) for k in self._keys), default=0)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CandidateTable) and self.entries == other.entries
+
+    @classmethod
+    def load(cls, path: str | Path) -> CandidateTable:
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            data = json.load(f)
+        if not isinstance(data, dict) or not isinstance(data.get("entries"), dict):
+            raise ValueError(f"{path} is not a candidate table")
+        return cls({k: (s, c) for k, (s, c) in data["entries"].items()})
+
+    def save(self, path: str | Path) -> None:
+        entries = {k: [s, list(c)] for k, (s, c) in sorted(self.entries.items())}
+        # No name and mtime=0 keep the file byte-identical across rebuilds of the same table.
+        data = json.dumps({"entries": entries}, ensure_ascii=False).encode("utf-8")
+        with open(path, "wb") as fh, gzip.GzipFile("", "wb", fileobj=fh, mtime=0) as raw:
+            raw.write(data)
+
+    def match(self, unit: str, limit: int | None = None) -> list[Match]:
+        """Table words in ``unit``, longest first, left to right, at most ``limit`` of them.
+
+        A capitalised word counts only at the start of the unit or after sentence punctuation:
+        anywhere else it is probably a name, which a spinner leaves alone.
+        """
+        tokens = tokenize(unit)
+        words = [t.text.lower() for t in tokens]
+        found: list[Match] = []
+        i = 0
+        while i < len(tokens) and (limit is None or len(found) < limit):
+            hit = None
+            if tokens[i].kind == "word" and not self._looks_like_name(tokens, i):
+                for length in range(min(self._max_len, len(tokens) - i), 0, -1):
+                    entry = self._keys.get(tuple(words[i : i + length]))
+                    if entry:
+                        start, end = tokens[i].start, tokens[i + length - 1].end
+                        hit = Match(start, end, entry[1], entry[0])
+                        i += length
+                        break
+            if hit:
+                found.append(hit)
+            else:
+                i += 1
+        return found
+
+    @staticmethod
+    def _looks_like_name(tokens, i: int) -> bool:
+        if not tokens[i].text[:1].isupper():
+            return False
+        return i > 0 and tokens[i - 1].text not in _SENTENCE_END
