@@ -17,7 +17,16 @@ from pathlib import Path
 def read_evals(path: Path) -> list[dict[str, float]]:
     """The evaluation rows of a training log (minutes, step, F0.5, recall, ...)."""
     with open(path, newline="", encoding="utf-8") as fh:
-        rows = [r for r in csv.DictReader(fh) if r.get("eval_f0.5")]
+        rows = list(csv.DictReader(fh))
+    # A resumed run's clock restarts: carry the earlier invocations' time over.
+    offset = last = 0.0
+    for r in rows:
+        seconds = float(r["seconds"])
+        if seconds < last:
+            offset += last
+        last = seconds
+        r["seconds"] = seconds + offset
+    rows = [r for r in rows if r.get("eval_f0.5")]
     return [
         {
             "minutes": float(r["seconds"]) / 60,

@@ -627,7 +627,7 @@ def train(config: Any, output_dir: str | Path, *, resume: bool = False) -> Path:
         disable_tqdm=True,
         dataloader_num_workers=0,
     )
-    trainer = Seq2SeqTrainer(
+    trainer = _in_order(Seq2SeqTrainer)(
         model=model,
         args=args,
         train_dataset=train_set,
@@ -661,6 +661,22 @@ def train(config: Any, output_dir: str | Path, *, resume: bool = False) -> Path:
         plot_log(train_dir / LOG_FILE, model_dir / "training_curves.png")
     write_model_card(model_dir, config, metrics)
     return model_dir
+
+
+def _in_order(trainer_class):
+    """``trainer_class`` evaluating in dataset order.
+
+    With ``train_sampling_strategy="group_by_length"``, transformers 5 also shuffles evaluation
+    batches by length, so predictions no longer line up with the valid rows that
+    ``compute_metrics`` scores them against (every in-training F0.5 came out wrong).
+    """
+    from torch.utils.data import SequentialSampler
+
+    class InOrder(trainer_class):
+        def _get_eval_sampler(self, eval_dataset):
+            return SequentialSampler(eval_dataset)
+
+    return InOrder
 
 
 def _has_checkpoint(train_dir: Path) -> bool:
@@ -717,7 +733,8 @@ def write_model_card(model_dir: Path, config: Any, metrics: dict[str, Any]) -> N
         f"function-word rate {config.spinner.function_rate}",
         "",
         "## Training",
-        f"- init: {config.train.init}; target format: {config.train.target_format}",
+        f"- init: {config.train.init}; target format: {config.train.target_format}"
+        + _FORMAT_NOTES.get(config.train.target_format, ""),
         f"- parameters: {run['parameters'] / 1e6:.1f} M; steps: {run['steps']}; "
         f"train pairs: {run['train_pairs']}",
         f"- time (last run): {run['seconds_this_run'] / 60:.1f} min on {run['hardware']}",
@@ -728,6 +745,16 @@ def write_model_card(model_dir: Path, config: Any, metrics: dict[str, Any]) -> N
     if test:
         lines += ["", "## Held-out test", "", *_test_table(test)]
     (model_dir / "README.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+_FORMAT_NOTES = {
+    "choices": " (picks among candidate originals from `candidates.json.gz`, shown in the input)",
+    "tags": (
+        " (the decoder reads the input and picks, at each slot mark, one of the candidate "
+        "originals from `candidates.json.gz` shown before it, in one forward pass: run it with "
+        "the torch backends; `generate` is not how it is used)"
+    ),
+}
 
 
 def _test_table(test: dict[str, Any]) -> list[str]:

@@ -1,0 +1,43 @@
+"""scripts/calibrate.py and scripts/compare_runs.py: their pure parts."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from restore.restorer import Edit
+
+SCRIPTS = Path(__file__).parents[1] / "scripts"
+
+
+def load(name: str):
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_calibrate_keeps_only_edits_at_or_above_the_threshold():
+    calibrate = load("calibrate")
+    text = "The big dog ejects a throng."
+    edits = (Edit(8, 11, "dog", "hound", 0.4), Edit(12, 18, "ejects", "greets", 0.9))
+    assert calibrate.apply_above(text, edits, 0.0) == "The big hound greets a throng."
+    assert calibrate.apply_above(text, edits, 0.9) == "The big dog greets a throng."
+    assert calibrate.apply_above(text, edits, 0.95) == text
+
+
+def test_compare_runs_reads_only_evaluation_rows(tmp_path):
+    compare = load("compare_runs")
+    log = tmp_path / "log.csv"
+    log.write_text(
+        "step,seconds,loss,eval_f0.5,eval_precision,eval_recall\n"
+        "10,60,2.0,,,\n"
+        "20,120,,0.5,0.6,0.3\n",
+        encoding="utf-8",
+    )
+    (row,) = compare.read_evals(log)
+    assert row["minutes"] == 2.0 and row["step"] == 20
+    assert (row["f0.5"], row["precision"], row["recall"]) == (0.5, 0.6, 0.3)
+    out = tmp_path / "plot.png"
+    compare.main([f"{log}:run", "--out", str(out)])
+    assert out.stat().st_size > 0
