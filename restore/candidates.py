@@ -1,6 +1,7 @@
-"""The candidate table of the ``choices`` format: what a spun word most likely replaced.
+"""The candidate table of the ``choices`` and ``tags`` formats: what a spun word most likely
+replaced.
 
-A model directory trained with ``target_format: choices`` holds ``candidates.json.gz``, built
+A model directory trained in either format holds ``candidates.json.gz``, built
 from the training pairs (``python -m training.candidates``). It maps each word or phrase that
 our spinner writes to the originals it most often replaced, and keeps only entries that were
 mostly spinner output in the training data. :meth:`CandidateTable.match` finds those words in a
@@ -20,11 +21,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from restore.text import tokenize
+from restore.text import is_mid_sentence_capital, tokenize
 
 CANDIDATES_FILE = "candidates.json.gz"
-# Tokens after which a capitalised word may be an ordinary sentence start rather than a name.
-_SENTENCE_END = frozenset(".!?…:;\"“”'‘’()[]-–—")
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,7 @@ class Match:
     start: int
     end: int
     candidates: tuple[str, ...]
-    share: float = 1.0
+    share: float
 
 
 def key_of(phrase: str) -> tuple[str, ...]:
@@ -92,7 +91,7 @@ class CandidateTable:
         i = 0
         while i < len(tokens) and (limit is None or len(found) < limit):
             hit = None
-            if tokens[i].kind == "word" and not self._looks_like_name(tokens, i):
+            if tokens[i].kind == "word" and not is_mid_sentence_capital(tokens, i):
                 for length in range(min(self._max_len, len(tokens) - i), 0, -1):
                     entry = self._keys.get(tuple(words[i : i + length]))
                     if entry:
@@ -105,9 +104,3 @@ class CandidateTable:
             else:
                 i += 1
         return found
-
-    @staticmethod
-    def _looks_like_name(tokens, i: int) -> bool:
-        if not tokens[i].text[:1].isupper():
-            return False
-        return i > 0 and tokens[i - 1].text not in _SENTENCE_END

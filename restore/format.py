@@ -28,9 +28,10 @@ Four target formats:
   output in the training data (``⟪9⟫``: at least 90%), then the slot mark
   (``ejects⟨1⟩ greets⟨2⟩ expels⟪9⟫⟦1⟧``). The decoder is not asked to generate: it reads the
   source again and, at each slot mark, predicts that slot's choice, all in one forward pass
-  (``TAGS_DECODING``). Looking a slot up across the encoder is what small models from scratch
-  failed to learn in CPU hours; a decoder that sees the slot's own words just before the mark
-  only has to judge them, with the encoder's view of the whole unit to help.
+  (``restore.backends.TorchGenerator.tag``). Looking a slot up across the encoder is what
+  small models from scratch failed to learn in CPU hours; a decoder that sees the slot's own
+  words just before the mark only has to judge them, with the encoder's view of the whole unit
+  to help.
 
 >>> s = ModelSettings(target_format="edits")
 >>> make_target("He ejects the crowd.", "He greets the crowd.", s)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 
 from restore.format import GuardSettings
-from restore.text import Token, tokenize
+from restore.text import Token, is_mid_sentence_capital, tokenize
 
 NUMBER_CHANGED = "number_changed"
 NAME_CHANGED = "name_changed"
@@ -25,10 +25,15 @@ LOW_CONFIDENCE = "low_confidence"
 UNPLACED_EDITS = "unplaced_edits"
 UNFINISHED = "unfinished"
 LOW_EDIT_CONFIDENCE = "low_edit_confidence"  # some edits withheld, the others made
-REASONS = (NUMBER_CHANGED, NAME_CHANGED, LENGTH_RATIO, LOW_CONFIDENCE, UNPLACED_EDITS, UNFINISHED)
-
-# Tokens after which the next word starts a sentence (so its capital does not mark a name).
-_SENTENCE_BREAKS = frozenset(".!?…:;\"'“”‘’()[]-–—")
+REASONS = (
+    NUMBER_CHANGED,
+    NAME_CHANGED,
+    LENGTH_RATIO,
+    LOW_CONFIDENCE,
+    UNPLACED_EDITS,
+    UNFINISHED,
+    LOW_EDIT_CONFIDENCE,
+)
 
 
 def check(
@@ -76,16 +81,7 @@ def _names_differ(before: list[Token], after: list[Token]) -> bool:
 
 
 def _mid_sentence_capitals(tokens: list[Token]) -> set[str]:
-    names = set()
-    for i, token in enumerate(tokens):
-        if token.kind != "word" or not token.text[0].isupper() or i == 0:
-            continue
-        if tokens[i - 1].text in _SENTENCE_BREAKS:
-            continue
-        # "I" is a pronoun, not a name.
-        if token.text != "I":
-            names.add(token.text)
-    return names
+    return {t.text for i, t in enumerate(tokens) if is_mid_sentence_capital(tokens, i)}
 
 
 def _length_ok(before: list[Token], after: list[Token], max_ratio: float) -> bool:

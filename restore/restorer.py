@@ -147,7 +147,7 @@ class Restorer:
 
     ``batch_size`` units go to the model at a time; ``read_ahead`` units (default 16 batches)
     are collected and sorted by length before batching. ``candidates`` is the model's
-    candidate table, needed by the choices format only.
+    candidate table, needed by the choices and tags formats only.
     """
 
     def __init__(

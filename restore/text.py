@@ -38,6 +38,10 @@ _ABBREVIATIONS = frozenset(
 )
 
 
+# Tokens after which the next word may start a sentence (so its capital does not mark a name).
+_SENTENCE_BREAKS = frozenset(".!?…:;\"'“”‘’()[]-–—")
+
+
 @dataclass(frozen=True)
 class Token:
     """A token of ``text[start:end]``; ``kind`` is "word", "number" or "other" (punctuation)."""
@@ -60,6 +64,16 @@ def tokenize(text: str) -> list[Token]:
         Token(m.start(), m.end(), m.group(), m.lastgroup or "other")
         for m in _TOKEN_RE.finditer(text)
     ]
+
+
+def is_mid_sentence_capital(tokens: list[Token], i: int) -> bool:
+    """Whether ``tokens[i]`` is a capitalised word that does not start a sentence: most likely a
+    name, which spinners leave alone. "I" is a pronoun, not a name.
+    """
+    token = tokens[i]
+    if token.kind != "word" or not token.text[:1].isupper() or i == 0 or token.text == "I":
+        return False
+    return tokens[i - 1].text not in _SENTENCE_BREAKS
 
 
 def normalize(text: str) -> str:

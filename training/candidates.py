@@ -1,4 +1,4 @@
-"""Build the candidate table of the ``choices`` format from synthesised training pairs.
+"""Build the candidate table of the ``choices`` and ``tags`` formats from training pairs.
 
 For every word or phrase our spinner wrote into the train split, the table keeps the originals
 it most often replaced (the inverse of the spinner's lexicon, ranked by how often each was seen)
@@ -126,17 +126,6 @@ def build_candidates(config, output_dir: str | Path) -> Path:
     return out / CANDIDATES_FILE
 
 
-def main(argv: list[str] | None = None) -> None:
-    from training.config import add_config_arguments, config_from_args
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_config_arguments(parser)
-    args = parser.parse_args(argv)
-    config = config_from_args(args)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    build_candidates(config, config.output_dir)
-
-
 def coverage(table: CandidateTable, dataset) -> dict:
     """How many spinner substitutions the table can restore, and how many slots it opens."""
     subs = found = first = slots = words = 0
@@ -157,6 +146,17 @@ def coverage(table: CandidateTable, dataset) -> dict:
         "restorable_top1": round(first / max(subs, 1), 4),
         "slots_per_word": round(slots / max(words, 1), 4),
     }
+
+
+def main(argv: list[str] | None = None) -> None:
+    from training.config import add_config_arguments, config_from_args
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_config_arguments(parser)
+    args = parser.parse_args(argv)
+    config = config_from_args(args)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    build_candidates(config, config.output_dir)
 
 
 if __name__ == "__main__":

@@ -62,11 +62,11 @@ class TrainConfig:
 
     init: str = "scratch"  # "scratch", or a hub name or local path of a seq2seq checkpoint
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
-    # "edits" (span edit list), "text" (the whole original) or "choices" (pick among candidate
-    # originals shown in the input; needs training.candidates)
+    # "edits" (span edit list), "text" (the whole original), or "choices"/"tags" (pick among
+    # candidate originals shown in the input; need training.candidates): see restore.format
     target_format: str = "edits"
-    slots: int = 24  # choices: most slots per unit
-    choices: int = 3  # choices: most candidates shown per slot
+    slots: int = 24  # choices/tags: most slots per unit
+    choices: int = 3  # choices/tags: most candidates shown per slot
     # choices: share of training pairs whose answers are also written into the source (a
     # copy-first curriculum: looking a slot's answer up teaches the decoder where to look
     # before the encoder has learned to work the answer out; never done at inference)
@@ -97,8 +97,10 @@ class TrainConfig:
     save_dtype: str = "float16"  # weights in the final model directory
 
     def validate(self) -> None:
-        if self.target_format not in ("edits", "text", "choices", "tags"):
-            raise ValueError("train.target_format must be 'edits', 'text', 'choices' or 'tags'")
+        from restore.format import TARGET_FORMATS
+
+        if self.target_format not in TARGET_FORMATS:
+            raise ValueError(f"train.target_format must be one of {list(TARGET_FORMATS)}")
         if self.select_by not in ("f0.5", "loss"):
             raise ValueError("train.select_by must be 'f0.5' or 'loss'")
         if self.save_dtype not in ("float16", "float32"):
@@ -174,10 +176,11 @@ def load_tokenizer_for(config: Any, output_dir: Path):
 
 
 def load_run_candidates(config: Any, output_dir: Path):
-    """The candidate table built by training.candidates (choices format only)."""
+    """The candidate table built by training.candidates (choices and tags formats only)."""
     from restore.candidates import CANDIDATES_FILE, CandidateTable
+    from restore.format import SLOT_FORMATS
 
-    if config.train.target_format not in ("choices", "tags"):
+    if config.train.target_format not in SLOT_FORMATS:
         return None
     path = output_dir / "candidates" / CANDIDATES_FILE
     if not path.is_file():
@@ -593,9 +596,10 @@ def train(config: Any, output_dir: str | Path, *, resume: bool = False) -> Path:
     cfg = config.train
     tags = cfg.target_format == "tags"
     if tags:
+        from restore.format import CHOICE_TOKENS
+
         collator = _tag_collator(tokenizer.pad_token_id)
-        marks = _tag_marks(tokenizer)[1]
-        choice_ids = [marks[t] for t in list(marks)[: settings.choices + 1]]
+        choice_ids = tokenizer.convert_tokens_to_ids(list(CHOICE_TOKENS[: settings.choices + 1]))
     else:
         collator = DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100)
     args = Seq2SeqTrainingArguments(
@@ -687,7 +691,7 @@ def save_model_dir(
     model, tokenizer, settings, config: Any, model_dir: Path, candidates=None
 ) -> Path:
     """Write the inference contract: weights, configs, tokenizer, restore.json, config, and the
-    candidate table of the choices format."""
+    candidate table of the choices and tags formats."""
     import torch
 
     from restore.candidates import CANDIDATES_FILE
