@@ -20,10 +20,12 @@ import gzip
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from restore.text import is_mid_sentence_capital, tokenize
 
 CANDIDATES_FILE = "candidates.json.gz"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -85,22 +87,36 @@ class CandidateTable:
         A capitalised word counts only at the start of the unit or after sentence punctuation:
         anywhere else it is probably a name, which a spinner leaves alone.
         """
-        tokens = tokenize(unit)
-        words = [t.text.lower() for t in tokens]
-        found: list[Match] = []
-        i = 0
-        while i < len(tokens) and (limit is None or len(found) < limit):
-            hit = None
-            if tokens[i].kind == "word" and not is_mid_sentence_capital(tokens, i):
-                for length in range(min(self._max_len, len(tokens) - i), 0, -1):
-                    entry = self._keys.get(tuple(words[i : i + length]))
-                    if entry:
-                        start, end = tokens[i].start, tokens[i + length - 1].end
-                        hit = Match(start, end, entry[1], entry[0])
-                        i += length
-                        break
-            if hit:
-                found.append(hit)
-            else:
-                i += 1
-        return found
+        return [
+            Match(start, end, entry[1], entry[0])
+            for start, end, entry in match_keys(unit, self._keys, self._max_len, limit)
+        ]
+
+
+def match_keys(
+    unit: str, keys: dict[tuple[str, ...], T], max_len: int, limit: int | None = None
+) -> list[tuple[int, int, T]]:
+    """``(start, end, keys[key])`` for the words and phrases of ``unit`` found in ``keys``
+    (lower-cased token tuples), longest first, left to right, at most ``limit`` of them.
+
+    A capitalised word counts only at the start of the unit or after sentence punctuation:
+    anywhere else it is probably a name, which a spinner leaves alone.
+    """
+    tokens = tokenize(unit)
+    words = [t.text.lower() for t in tokens]
+    found: list[tuple[int, int, T]] = []
+    i = 0
+    while i < len(tokens) and (limit is None or len(found) < limit):
+        hit = None
+        if tokens[i].kind == "word" and not is_mid_sentence_capital(tokens, i):
+            for length in range(min(max_len, len(tokens) - i), 0, -1):
+                entry = keys.get(tuple(words[i : i + length]))
+                if entry is not None:
+                    hit = (tokens[i].start, tokens[i + length - 1].end, entry)
+                    i += length
+                    break
+        if hit:
+            found.append(hit)
+        else:
+            i += 1
+    return found

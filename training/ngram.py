@@ -1,4 +1,4 @@
-"""A small count-based trigram language model (stupid backoff) for the baselines.
+"""Counting a small trigram language model (stupid backoff) for the baselines and the tagger.
 
     python -m training.ngram --corpus ../shared/corpus --output runs/ngram [--max-words N]
 
@@ -8,8 +8,8 @@ those of :func:`restore.text.tokenize`, lower-cased, numbers as ``<num>``; each 
 ``<s> <s> tokens </s>``. Words seen fewer than ``min_count`` times become ``<unk>``, and n-grams
 seen fewer than ``min_count`` times are pruned.
 
-Scores are stupid backoff (Brants et al., 2007): relative frequencies, backing off with a factor
-of 0.4 per order; not normalised, which is fine for comparing candidate words in one context.
+Scores are stupid backoff; :mod:`restore.ngram` reads and queries the saved model (the tagger
+ships a pruned copy in its model directory, so the restorer can score candidates offline).
 Why not KenLM: its Python wheel builds here, but it only queries models; estimating one needs the
 ``lmplz`` program from a C++ build with Boost.
 
@@ -27,126 +27,42 @@ import argparse
 import gzip
 import json
 import logging
-import math
 import sys
 import time
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 
-from restore.text import split_paragraphs, tokenize
+from restore.ngram import (
+    BACKOFF,
+    BOS,
+    EOS,
+    FORMAT_VERSION,
+    NUM,
+    SPECIALS,
+    UNK,
+    NgramError,
+    NgramModel,
+    lm_tokens,
+    load_ngram_model,
+)
+from restore.text import split_paragraphs
+
+__all__ = [
+    "BOS",
+    "EOS",
+    "NUM",
+    "UNK",
+    "NgramError",
+    "NgramModel",
+    "build_ngram_model",
+    "lm_tokens",
+    "load_ngram_model",
+]
 
 logger = logging.getLogger(__name__)
-
-FORMAT_VERSION = 1
-BOS, EOS, UNK, NUM = "<s>", "</s>", "<unk>", "<num>"
-_SPECIALS = (UNK, BOS, EOS, NUM)
-BACKOFF = 0.4
-_LOG_BACKOFF = math.log(BACKOFF)
-
-
-class NgramError(RuntimeError):
-    """A model folder is missing, of an unknown format, or the input holds no text."""
-
-
-def lm_tokens(text: str) -> list[str]:
-    """The tokens the model reads: lower-cased words and punctuation, numbers as ``<num>``.
-
-    >>> lm_tokens("Prices rose 3.5% on Monday.")
-    ['prices', 'rose', '<num>', '%', 'on', 'monday', '.']
-    """
-    return [NUM if t.kind == "number" else t.text.lower() for t in tokenize(text)]
-
-
-class NgramModel:
-    """Trigram counts with stupid-backoff scores; build with :func:`build_ngram_model`."""
-
-    def __init__(self, vocab: Sequence[str], arrays: dict[str, np.ndarray], manifest: dict):
-        self.vocab = list(vocab)
-        self.ids = {w: i for i, w in enumerate(self.vocab)}
-        self.manifest = manifest
-        self._unigrams = arrays["unigrams"].astype(np.int64)
-        self._bigram_keys = arrays["bigram_keys"]
-        self._bigram_counts = arrays["bigram_counts"]
-        self._trigram_keys = arrays["trigram_keys"]
-        self._trigram_counts = arrays["trigram_counts"]
-        self._size = len(self.vocab)
-        self._total = int(self._unigrams.sum())
-        self._unk = self.ids[UNK]
-
-    def id_of(self, token: str) -> int:
-        return self.ids.get(token, self._unk)
-
-    def logscore(self, context: tuple[str, str], word: str) -> float:
-        """Natural-log stupid-backoff score of ``word`` after the two ``context`` tokens."""
-        u, v = (self.id_of(t) for t in context)
-        return self.logscore_ids(u, v, self.id_of(word))
-
-    def logscore_ids(self, u: int, v: int, w: int) -> float:
-        size = self._size
-        if w != self._unk:
-            c_uvw = _lookup(self._trigram_keys, self._trigram_counts, (u * size + v) * size + w)
-            if c_uvw:
-                c_uv = _lookup(self._bigram_keys, self._bigram_counts, u * size + v)
-                return math.log(c_uvw / c_uv)
-            c_vw = _lookup(self._bigram_keys, self._bigram_counts, v * size + w)
-            if c_vw:
-                return _LOG_BACKOFF + math.log(c_vw / self._unigrams[v])
-            count = self._unigrams[w]
-        else:
-            count = 0.5  # an unknown word is rarer than any word we kept
-        return 2 * _LOG_BACKOFF + math.log(count / self._total)
-
-    def score_span(self, left: Sequence[str], middle: Sequence[str], right: Sequence[str]) -> float:
-        """Summed scores of ``middle`` and of the two tokens after it, given ``left`` (the
-        tokens before it; ``<s>`` pads the start, ``</s>`` follows a short ``right``).
-
-        Two candidates for one place compare by this score: the terms it leaves out are the
-        same for both.
-        """
-        ids = [self.ids[BOS], self.ids[BOS]] + [self.id_of(t) for t in left[-2:]]
-        ids = ids[-2:]
-        ids.extend(self.id_of(t) for t in middle)
-        ids.extend(self.id_of(t) for t in right[:2])
-        if len(right) < 2:
-            ids.append(self.ids[EOS])
-        return sum(self.logscore_ids(*ids[k - 2 : k + 1]) for k in range(2, len(ids)))
-
-    def save(self, folder: str | Path) -> None:
-        """Write ``vocab.txt``, ``counts.npz`` and ``manifest.json`` into ``folder``."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "vocab.txt").write_text("\n".join(self.vocab) + "\n", encoding="utf-8")
-        np.savez(
-            folder / "counts.npz",
-            unigrams=self._unigrams,
-            bigram_keys=self._bigram_keys,
-            bigram_counts=self._bigram_counts,
-            trigram_keys=self._trigram_keys,
-            trigram_counts=self._trigram_counts,
-        )
-        with open(folder / "manifest.json", "w", encoding="utf-8") as fh:
-            json.dump(self.manifest, fh, indent=2)
-
-
-def load_ngram_model(folder: str | Path) -> NgramModel:
-    """Load a model saved by :meth:`NgramModel.save`; raises :class:`NgramError`."""
-    folder = Path(folder)
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-        vocab = (folder / "vocab.txt").read_text(encoding="utf-8").split("\n")[:-1]
-        with np.load(folder / "counts.npz") as data:
-            arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError) as err:
-        raise NgramError(f"cannot load an n-gram model from {folder}: {err}") from err
-    if manifest.get("format") != FORMAT_VERSION:
-        raise NgramError(
-            f"{folder}: n-gram format {manifest.get('format')!r}, this code reads "
-            f"{FORMAT_VERSION}; rebuild it with python -m training.ngram"
-        )
-    return NgramModel(vocab, arrays, manifest)
 
 
 def build_ngram_model(
@@ -155,7 +71,7 @@ def build_ngram_model(
     """Count a trigram model over paragraphs of text, stopping after ``max_words`` tokens
     (0: no limit)."""
     started = time.time()
-    raw_ids: dict[str, int] = {t: i for i, t in enumerate(_SPECIALS)}
+    raw_ids: dict[str, int] = {t: i for i, t in enumerate(SPECIALS)}
     stream = array("i")
     bos, eos = raw_ids[BOS], raw_ids[EOS]
     paragraphs_read = 0
@@ -174,7 +90,7 @@ def build_ngram_model(
     ids = np.frombuffer(stream, dtype=np.int32).astype(np.int64)
     counts = np.bincount(ids, minlength=len(raw_ids))
     keep = counts >= min_count
-    keep[: len(_SPECIALS)] = True
+    keep[: len(SPECIALS)] = True
     # Renumber kept words 0..V-1 in raw order; everything else is <unk> (id 0).
     new_id = np.where(keep, np.cumsum(keep) - 1, 0)
     ids = new_id[ids]
@@ -239,11 +155,6 @@ def _count(keys: np.ndarray, min_count: int) -> tuple[np.ndarray, np.ndarray]:
     unique, counts = np.unique(keys, return_counts=True)
     keep = counts >= min_count
     return unique[keep], counts[keep].astype(np.int32)
-
-
-def _lookup(keys: np.ndarray, counts: np.ndarray, key: int) -> int:
-    i = int(np.searchsorted(keys, key))
-    return int(counts[i]) if i < len(keys) and keys[i] == key else 0
 
 
 def main(argv: list[str] | None = None) -> int:

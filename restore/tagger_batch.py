@@ -1,0 +1,108 @@
+"""Batching tagger inputs: :class:`restore.tagger_input.UnitInput` -> tensors.
+
+Words go to the encoder as pre-split words (the word-piece tokenizer's ``is_pretokenized``), so
+every token of :func:`restore.text.tokenize` has a first word piece whose vector stands for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from restore.tagger_input import CANDIDATE_FEATURES, SITE_FEATURES, UnitInput
+from restore.tagger_model import TaggerBatch
+
+MAX_CANDIDATE_PIECES = 6
+
+
+class PieceEncoder:
+    """Word-piece ids of units and candidates, with a cache for the candidates."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        self._cache: dict[str, list[int]] = {}
+        self.pad_id = tokenizer.token_to_id("[PAD]") or 0
+
+    def unit(self, unit: UnitInput) -> tuple[list[int], list[int]]:
+        """Word-piece ids (with [CLS] and [SEP]) and the first piece of each token."""
+        encoding = self.tokenizer.encode([t.text for t in unit.tokens], is_pretokenized=True)
+        first: dict[int, int] = {}
+        for pos, word in enumerate(encoding.word_ids):
+            if word is not None and word not in first:
+                first[word] = pos
+        # A token the tokenizer drops entirely (a lone control mark) reads as [CLS].
+        return encoding.ids, [first.get(i, 0) for i in range(len(unit.tokens))]
+
+    def length(self, unit: UnitInput) -> int:
+        return len(self.unit(unit)[0])
+
+    def candidate(self, text: str) -> list[int]:
+        ids = self._cache.get(text)
+        if ids is None:
+            ids = self.tokenizer.encode(text, add_special_tokens=False).ids
+            ids = self._cache[text] = ids[:MAX_CANDIDATE_PIECES] or [self.pad_id]
+        return ids
+
+
+def collate(units: Sequence[UnitInput], pieces: PieceEncoder) -> TaggerBatch:
+    """The tensors of a batch of units (every site and candidate included)."""
+    encoded = [pieces.unit(u) for u in units]
+    length = max(len(ids) for ids, _ in encoded)
+    words = max((len(u.tokens) for u in units), default=0) or 1
+    input_ids = torch.full((len(units), length), pieces.pad_id, dtype=torch.long)
+    attention = torch.zeros((len(units), length), dtype=torch.long)
+    word_pos = torch.zeros((len(units), words), dtype=torch.long)
+    word_mask = torch.zeros((len(units), words), dtype=torch.bool)
+    for b, (ids, first) in enumerate(encoded):
+        input_ids[b, : len(ids)] = torch.tensor(ids)
+        attention[b, : len(ids)] = 1
+        word_pos[b, : len(first)] = torch.tensor(first, dtype=torch.long)
+        word_mask[b, : len(first)] = True
+    sites = [(b, s) for b, u in enumerate(units) for s in u.sites]
+    k_max = max((len(s.candidates) for _, s in sites), default=0) or 1
+    n = len(sites)
+    distinct: dict[str, int] = {}
+    cand_index = torch.zeros((n, k_max), dtype=torch.long)
+    cand_mask = torch.zeros((n, k_max), dtype=torch.bool)
+    cand_features = torch.zeros((n, k_max, CANDIDATE_FEATURES))
+    site_features = torch.zeros((n, SITE_FEATURES))
+    site_batch = torch.zeros(n, dtype=torch.long)
+    site_word = torch.zeros(n, dtype=torch.long)
+    sw_batch, sw_index, sw_site = [], [], []
+    for i, (b, site) in enumerate(sites):
+        site_batch[i] = b
+        site_word[i] = site.first
+        site_features[i] = torch.from_numpy(site.site_features)
+        for w in range(site.first, site.last + 1):
+            sw_batch.append(b)
+            sw_index.append(w)
+            sw_site.append(i)
+        for k, cand in enumerate(site.candidates):
+            cand_index[i, k] = distinct.setdefault(cand, len(distinct))
+            cand_mask[i, k] = True
+        if site.candidates:
+            cand_features[i, : len(site.candidates)] = torch.from_numpy(site.features)
+    piece_ids = torch.full((max(len(distinct), 1), MAX_CANDIDATE_PIECES), pieces.pad_id)
+    piece_mask = torch.zeros(piece_ids.shape)
+    for cand, row in distinct.items():
+        ids = pieces.candidate(cand)
+        piece_ids[row, : len(ids)] = torch.tensor(ids)
+        piece_mask[row, : len(ids)] = 1.0
+    return TaggerBatch(
+        input_ids=input_ids,
+        attention_mask=attention,
+        word_pos=word_pos,
+        word_mask=word_mask,
+        site_batch=site_batch,
+        site_word=site_word,
+        site_features=site_features,
+        site_word_batch=torch.tensor(sw_batch, dtype=torch.long),
+        site_word_index=torch.tensor(sw_index, dtype=torch.long),
+        site_word_site=torch.tensor(sw_site, dtype=torch.long),
+        pieces=piece_ids,
+        piece_mask=piece_mask,
+        cand_index=cand_index,
+        cand_mask=cand_mask,
+        cand_features=cand_features,
+    )

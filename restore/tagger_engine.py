@@ -1,0 +1,110 @@
+"""Running a tagger model over units: word spin probabilities and chosen originals.
+
+The engine owns the decision rule shared by training-time evaluation and the Restorer: at each
+site, the original with the highest probability is put back when
+
+    P(the site's first word was written by a spinner) x P(that original | spun)
+
+reaches ``min_edit_confidence``; that product is the edit's confidence. Casing follows the
+spun words (``restore.candidates.match_case``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from restore.candidates import match_case
+from restore.inverse import InverseTable
+from restore.ngram import NgramModel
+from restore.tagger_batch import PieceEncoder, collate
+from restore.tagger_input import UnitInput, encode_unit
+from restore.tagger_model import SpinTagger
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """``unit[start:end]`` (``spun``) would become ``restored`` with ``confidence``."""
+
+    start: int
+    end: int
+    spun: str
+    restored: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class UnitScores:
+    """A unit's word spin probabilities ``(start, end, p)`` (word tokens only) and its best
+    proposal at every site, before any threshold."""
+
+    words: tuple[tuple[int, int, float], ...]
+    proposals: tuple[Proposal, ...]
+
+    def edits(self, min_confidence: float) -> list[Proposal]:
+        return [p for p in self.proposals if p.confidence >= min_confidence]
+
+
+class TaggerEngine:
+    def __init__(
+        self,
+        model: SpinTagger,
+        pieces: PieceEncoder,
+        table: InverseTable,
+        lm: NgramModel | None,
+        *,
+        max_candidates: int,
+    ):
+        self.model = model
+        self.pieces = pieces
+        self.table = table
+        self.lm = lm
+        self.max_candidates = max_candidates
+
+    def encode(self, text: str) -> UnitInput:
+        return encode_unit(text, self.table, self.lm, max_candidates=self.max_candidates)
+
+    @torch.inference_mode()
+    def score(self, units: Sequence[UnitInput]) -> list[UnitScores]:
+        """One :class:`UnitScores` per unit, in order (one forward pass for the batch)."""
+        if not units:
+            return []
+        batch = collate(units, self.pieces)
+        out = self.model(batch)
+        word_probs = torch.sigmoid(out.word_logits).tolist()
+        cand_probs = torch.softmax(out.cand_logits, dim=-1) if len(out.cand_logits) else None
+        results = []
+        site_index = 0
+        for b, unit in enumerate(units):
+            words = tuple(
+                (t.start, t.end, word_probs[b][i])
+                for i, t in enumerate(unit.tokens)
+                if t.kind == "word"
+            )
+            proposals = []
+            for site in unit.sites:
+                i = site_index
+                site_index += 1
+                if not site.candidates:
+                    continue
+                probs = cand_probs[i, : len(site.candidates)]
+                k = int(torch.argmax(probs))
+                spun = unit.text[site.start : site.end]
+                confidence = word_probs[b][site.first] * float(probs[k])
+                restored = match_case(spun, site.candidates[k])
+                proposals.append(Proposal(site.start, site.end, spun, restored, confidence))
+            results.append(UnitScores(words, tuple(proposals)))
+        return results
+
+
+def apply_proposals(text: str, proposals: Sequence[Proposal]) -> str:
+    """``text`` with each proposal's span replaced (proposals do not overlap)."""
+    parts, pos = [], 0
+    for p in sorted(proposals, key=lambda p: p.start):
+        parts.append(text[pos : p.start])
+        parts.append(p.restored)
+        pos = p.end
+    parts.append(text[pos:])
+    return "".join(parts)

