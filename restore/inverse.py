@@ -7,6 +7,10 @@ the training lexicon (WordNet and Moby relations, all senses, inflected with lem
 the restorer reads it without the lexicon or lemminflect. Each entry keeps the headwords' Zipf
 frequencies (wordfreq): frequency is a prior for the model, not a cage.
 
+The table is stored as arrays (one string list, offsets, candidate ids and frequencies in a
+compressed ``.npz``), so a table of 130k keys and 2.5 M originals loads in about a second and
+takes tens of megabytes rather than a gigabyte of Python tuples.
+
 >>> table = InverseTable({"ejects": (2.1, [("greets", 3.9), ("expels", 2.8)])})
 >>> [(s.start, s.end, s.key) for s in table.match("She ejects the crowd.")]
 [(4, 10, 'ejects')]
@@ -16,15 +20,16 @@ frequencies (wordfreq): frequency is a prior for the model, not a cage.
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+
+import numpy as np
 
 from restore.candidates import match_keys
 
-INVERSE_FILE = "inverse.json.gz"
+INVERSE_FILE = "inverse.npz"
 FORMAT_VERSION = 1
 
 
@@ -42,28 +47,66 @@ class InverseTable:
     most frequent first)."""
 
     def __init__(self, entries: Mapping[str, tuple[float, Sequence[tuple[str, float]]]]):
-        self.entries = {
-            k: (float(z), tuple((str(c), float(cz)) for c, cz in cands))
-            for k, (z, cands) in entries.items()
-        }
-        self._keys = {tuple(k.split(" ")): k for k in self.entries}
+        ids: dict[str, int] = {}
+        for key, (_, cands) in entries.items():
+            ids.setdefault(key, len(ids))
+            for cand, _ in cands:
+                ids.setdefault(cand, len(ids))
+        keys = list(entries)
+        offsets = np.zeros(len(keys) + 1, dtype=np.int64)
+        flat: list[int] = []
+        flat_zipf: list[float] = []
+        for n, key in enumerate(keys):
+            flat.extend(ids[c] for c, _ in entries[key][1])
+            flat_zipf.extend(float(z) for _, z in entries[key][1])
+            offsets[n + 1] = len(flat)
+        self._init(
+            list(ids),
+            np.array([ids[k] for k in keys], dtype=np.int64),
+            np.array([entries[k][0] for k in keys], dtype=np.float32),
+            offsets,
+            np.array(flat, dtype=np.int64),
+            np.array(flat_zipf, dtype=np.float32),
+        )
+
+    def _init(self, words, key_ids, key_zipf, offsets, cands, cand_zipf) -> None:
+        # A word's frequency is stored per entry: a form shared by two headwords ("parties")
+        # carries the frequency of the headword it came from in each entry.
+        self._words = words
+        self._key_ids = key_ids
+        self._key_zipf = key_zipf
+        self._cand_zipf = cand_zipf
+        self._offsets = offsets
+        self._cands = cands
+        self._rows = {words[i]: n for n, i in enumerate(key_ids.tolist())}
+        self._keys = {tuple(k.split(" ")): k for k in self._rows}
         self.max_words = max((len(k) for k in self._keys), default=0)
+        self.candidates = lru_cache(maxsize=65536)(self._candidates)
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return len(self._rows)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, InverseTable) and self.entries == other.entries
+        return isinstance(other, InverseTable) and self.entries() == other.entries()
+
+    def entries(self) -> dict[str, tuple[float, tuple[tuple[str, float], ...]]]:
+        """The whole table as a dict (for tests and tools; the restorer never needs it)."""
+        return {key: (self.zipf(key), self.candidates(key)) for key in self._rows}
 
     def zipf(self, key: str) -> float:
         """The key's own Zipf frequency (0 for a key not in the table)."""
-        entry = self.entries.get(key)
-        return entry[0] if entry else 0.0
+        row = self._rows.get(key)
+        return 0.0 if row is None else round(float(self._key_zipf[row]), 2)
 
-    def candidates(self, key: str) -> tuple[tuple[str, float], ...]:
+    def _candidates(self, key: str) -> tuple[tuple[str, float], ...]:
         """``(original, zipf)`` pairs of a key, most frequent first; empty if unknown."""
-        entry = self.entries.get(key)
-        return entry[1] if entry else ()
+        row = self._rows.get(key)
+        if row is None:
+            return ()
+        begin, end = self._offsets[row], self._offsets[row + 1]
+        ids = self._cands[begin:end].tolist()
+        zipfs = self._cand_zipf[begin:end].tolist()
+        return tuple((self._words[i], round(z, 2)) for i, z in zip(ids, zipfs))
 
     def match(self, unit: str) -> list[Site]:
         """The table's words and phrases in ``unit``, longest first, left to right; names
@@ -72,17 +115,35 @@ class InverseTable:
 
     @classmethod
     def load(cls, path: str | Path) -> InverseTable:
-        with gzip.open(path, "rt", encoding="utf-8") as fh:
-            data = json.load(fh)
-        if not isinstance(data, dict) or data.get("format") != FORMAT_VERSION:
+        try:
+            with np.load(path) as data:
+                arrays = {k: data[k] for k in data.files}
+        except (OSError, ValueError) as err:
+            raise ValueError(f"cannot read an inverse table from {path}: {err}") from err
+        if int(arrays.get("format", [-1])[0]) != FORMAT_VERSION:
             raise ValueError(f"{path} is not an inverse table of format {FORMAT_VERSION}")
-        return cls({k: (z, [tuple(c) for c in cands]) for k, (z, cands) in data["entries"].items()})
+        table = cls.__new__(cls)
+        words = arrays["words"].tobytes().decode("utf-8").split("\n")
+        table._init(
+            words,
+            arrays["key_ids"],
+            arrays["key_zipf"],
+            arrays["offsets"],
+            arrays["cands"],
+            arrays["cand_zipf"],
+        )
+        return table
 
     def save(self, path: str | Path) -> None:
-        entries = {
-            k: [z, [list(c) for c in cands]] for k, (z, cands) in sorted(self.entries.items())
-        }
-        data = json.dumps({"format": FORMAT_VERSION, "entries": entries}, ensure_ascii=False)
-        # No name and mtime=0 keep the file byte-identical across rebuilds of the same table.
-        with open(path, "wb") as fh, gzip.GzipFile("", "wb", fileobj=fh, mtime=0) as raw:
-            raw.write(data.encode("utf-8"))
+        blob = np.frombuffer("\n".join(self._words).encode("utf-8"), dtype=np.uint8)
+        with open(path, "wb") as fh:
+            np.savez_compressed(
+                fh,
+                format=np.array([FORMAT_VERSION]),
+                words=blob,
+                key_ids=self._key_ids,
+                key_zipf=self._key_zipf,
+                offsets=self._offsets,
+                cands=self._cands,
+                cand_zipf=self._cand_zipf,
+            )

@@ -53,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--min-words", type=int, default=5, help="skip shorter paragraphs (default 5)"
     )
     data.add_argument("--write-pairs", help="also save the spun pairs (JSONL) here")
+    data.add_argument(
+        "--relations",
+        nargs="+",
+        help="spin with these thesaurus relations only (rel: Moby; syn sim hyper hypo: WordNet)",
+    )
     systems = parser.add_argument_group("systems (any of --model, --baseline; or --predictions)")
     systems.add_argument("--predictions", help="JSONL rows with 'restored', in --pairs order")
     systems.add_argument("--model", help="a trained model directory (restore.Restorer)")
@@ -159,9 +164,15 @@ def _run(args: argparse.Namespace) -> tuple[dict, list[dict]]:
         "seed": args.seed,
         "rates": args.rate,
         "min_words": args.min_words,
+        "relations": args.relations or "all",
     }
     runs, rows = evaluation.evaluate_corpus(
-        _systems(args), paragraphs, rates=args.rate, seed=args.seed, batch_size=args.batch_size
+        _systems(args),
+        paragraphs,
+        rates=args.rate,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        relations=args.relations,
     )
     if args.write_pairs:
         evaluation.save_jsonl(rows, args.write_pairs)

@@ -121,7 +121,7 @@ def test_pruned_model_drops_rare_ngrams_and_still_scores():
 
 
 def test_inverse_table_round_trips_and_matches_longest_phrase_first(tmp_path):
-    path = tmp_path / "inverse.json.gz"
+    path = tmp_path / "inverse.npz"
     TABLE.save(path)
     assert InverseTable.load(path) == TABLE
     sites = TABLE.match("They ate out of doors, then the fete ended.")

