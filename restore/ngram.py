@@ -57,9 +57,17 @@ class NgramModel:
         self._size = len(self.vocab)
         self._total = int(self._unigrams.sum())
         self._unk = self.ids[UNK]
+        self._phrase_cache: dict[str, list[int]] = {}
 
     def id_of(self, token: str) -> int:
         return self.ids.get(token, self._unk)
+
+    def phrase_ids(self, phrase: str) -> list[int]:
+        """Token ids of a lower-case word or space-separated phrase (cached)."""
+        found = self._phrase_cache.get(phrase)
+        if found is None:
+            found = self._phrase_cache[phrase] = [self.id_of(t) for t in phrase.split(" ")]
+        return found
 
     def logscore(self, context: tuple[str, str], word: str) -> float:
         """Natural-log stupid-backoff score of ``word`` after the two ``context`` tokens."""

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from restore.inverse import InverseTable
-from restore.ngram import NUM, NgramModel
+from restore.ngram import BOS, EOS, NUM, NgramModel
 from restore.text import Token, tokenize
 
 # Per candidate: LM gain over the written word (clipped, scaled), the candidate's Zipf, its
@@ -103,23 +103,36 @@ def encode_unit(
 
 
 def _lm_gains(lm: NgramModel | None, words: list[str], found: list) -> list[np.ndarray]:
-    """Per site, each candidate's clipped log-score gain over the written word in context."""
+    """Per site, each candidate's clipped log-score gain over the written word in context:
+    the trigram scores of the candidate and the two tokens after it, given the two before
+    (``NgramModel.score_span``), all sites and candidates of the unit in one lookup."""
     if lm is None:
         return [np.zeros(len(cands), dtype=np.float32) for *_, cands in found]
-    spans, owners = [], []
-    for n, (first, last, _, cands) in enumerate(found):
-        left, right = words[max(first - 2, 0) : first], words[last + 1 : last + 3]
-        spans.append((left, words[first : last + 1], right))
-        owners.append((n, -1))
-        for k, (cand, _) in enumerate(cands):
-            spans.append((left, cand.split(" "), right))
-            owners.append((n, k))
-    scores = lm.score_spans(spans) if spans else np.zeros(0)
-    gains = [np.zeros(len(cands), dtype=np.float32) for *_, cands in found]
-    keep = 0.0
-    for (n, k), score in zip(owners, scores):
-        if k < 0:
-            keep = score
-        else:
-            gains[n][k] = np.clip(score - keep, -_GAIN_CLIP, _GAIN_CLIP)
-    return gains
+    bos, eos = lm.ids[BOS], lm.ids[EOS]
+    ids = [lm.id_of(w) for w in words]
+    us: list[int] = []
+    vs: list[int] = []
+    ws: list[int] = []
+    owner: list[int] = []
+    n_options = 0
+    for first, last, _, cands in found:
+        left = ([bos, bos] + ids[max(first - 2, 0) : first])[-2:]
+        right = ids[last + 1 : last + 3]
+        if len(right) < 2:
+            right = [*right, eos]
+        for option in [ids[first : last + 1], *(lm.phrase_ids(c) for c, _ in cands)]:
+            seq = [*left, *option, *right]
+            us.extend(seq[:-2])
+            vs.extend(seq[1:-1])
+            ws.extend(seq[2:])
+            owner.extend([n_options] * (len(seq) - 2))
+            n_options += 1
+    if not us:
+        return [np.zeros(0, dtype=np.float32) for _ in found]
+    scores = np.bincount(owner, weights=lm.logscores(us, vs, ws), minlength=n_options)
+    gains, at = [], 0
+    for *_, cands in found:
+        keep = scores[at]
+        gains.append(np.clip(scores[at + 1 : at + 1 + len(cands)] - keep, -_GAIN_CLIP, _GAIN_CLIP))
+        at += 1 + len(cands)
+    return [g.astype(np.float32) for g in gains]
