@@ -182,5 +182,3 @@ def test_no_external_requests_in_the_page():
     for name in ("index.html", "app.js", "style.css"):
         text = static.joinpath(name).read_text(encoding="utf-8")
         assert "http://" not in text and "https://" not in text and "//cdn" not in text
-
-

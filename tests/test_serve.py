@@ -175,10 +175,12 @@ class SlowRestorer:
 def test_concurrency_cap_and_timeout(live_server):
     slow = SlowRestorer(0.3)
     server = live_server(build_app(slow, ServeSettings(max_concurrency=2, timeout_s=10)))
+
+    def call(i):
+        return request(server, "POST", "/v1/detect", {"text": f"t{i}"})[0]
+
     with ThreadPoolExecutor(6) as pool:
-        statuses = list(
-            pool.map(lambda i: request(server, "POST", "/v1/detect", {"text": f"t{i}"})[0], range(6))
-        )
+        statuses = list(pool.map(call, range(6)))
     assert statuses == [200] * 6
     assert slow.most == 2
 
