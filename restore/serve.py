@@ -298,6 +298,43 @@ async def _error(status: int, message: str, scope, send) -> None:
     await JSONResponse({"detail": message}, status_code=status)(scope, nothing, send)
 
 
+class BackgroundServer:
+    """uvicorn serving ``app`` on ``host`` (a free port by default) in a daemon thread, for
+    tests and scripts; :meth:`stop` ends it.
+
+    >>> server = BackgroundServer(build_app(restorer))
+    >>> server.url
+    'http://127.0.0.1:43127'
+    """
+
+    def __init__(self, app, *, host: str = "127.0.0.1", port: int = 0, start_timeout: float = 30):
+        import socket
+        import threading
+        import time
+
+        import uvicorn
+
+        if not port:
+            with socket.socket() as sock:
+                sock.bind((host, 0))
+                port = sock.getsockname()[1]
+        self.port = port
+        self.url = f"http://{host}:{port}"
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + start_timeout
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError(f"uvicorn did not start on {self.url}")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
 def _edit(edit) -> dict[str, Any]:
     return {
         "start": edit.start,

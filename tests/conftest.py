@@ -223,44 +223,17 @@ def tiny_tags_model(tmp_path_factory) -> Path:
     return model_dir
 
 
-class LiveServer:
-    """A real uvicorn server on 127.0.0.1 (a free port) in a background thread."""
-
-    def __init__(self, app):
-        import socket
-        import threading
-
-        import uvicorn
-
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        import time
-
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
 @pytest.fixture
 def live_server():
-    """``live_server(app) -> LiveServer``; every server started is stopped after the test."""
+    """``live_server(app)``: a real uvicorn on 127.0.0.1 (a free port) in a thread
+    (``restore.serve.BackgroundServer``); every server started is stopped after the test."""
     pytest.importorskip("uvicorn")
+    from restore.serve import BackgroundServer
+
     started = []
 
     def start(app):
-        started.append(LiveServer(app))
+        started.append(BackgroundServer(app))
         return started[-1]
 
     yield start
