@@ -285,6 +285,7 @@ class Restorer:
 
         >>> d = Restorer.from_pretrained("default").detect("The celebration ejects the press.")
         >>> round(d.spin_score, 2), [w.word for w in d.words if w.probability > 0.5]
+        (0.21, ['ejects'])
         """
         return self.detect_batch([text])[0]
 

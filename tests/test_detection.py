@@ -139,6 +139,9 @@ def test_word_scores_gold_words_and_reliability_by_hand():
     assert table[1]["predicted"] == pytest.approx(0.135)
     assert table[9]["count"] == 1 and table[9]["observed"] == 1.0
     assert table[5]["predicted"] is None
+    # Balanced: the one positive weighs as much as the three negatives together.
+    table = reliability([0.15, 0.15, 0.15, 0.15], [1, 0, 0, 0], bins=2, balanced=True)
+    assert table[0]["observed"] == pytest.approx(0.5) and table[0]["count"] == 4
 
 
 # -- through the Restorer --------------------------------------------------------------------
@@ -235,6 +238,10 @@ def test_default_model_flags_a_spun_word_and_is_calibrated(capfd):
     assert 0.0 < d.spun_probability < 1.0
     clean = restorer.detect("The council approved the plan on Tuesday.")
     assert clean.spin_score < d.spin_score
+    # The docstring example of Restorer.detect and the README's.
+    d = restorer.detect("The celebration ejects the press.")
+    assert round(d.spin_score, 2) == 0.21
+    assert [w.word for w in d.words if w.probability > 0.5] == ["ejects"]
 
 
 # -- command line and batch ------------------------------------------------------------------

@@ -71,21 +71,37 @@ def word_scores(golds: Sequence[int], probs: Sequence[float], threshold: float) 
     return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "fp": fp, "fn": fn}
 
 
-def reliability(probs: Sequence[float], labels: Sequence[int], bins: int = BINS) -> list[dict]:
-    """Equal-width bins of predicted probability: count, mean prediction, observed rate."""
+def reliability(
+    probs: Sequence[float],
+    labels: Sequence[int],
+    bins: int = BINS,
+    *,
+    balanced: bool = False,
+) -> list[dict]:
+    """Equal-width bins of predicted probability: count, mean prediction, observed rate.
+
+    ``balanced`` weighs each class by the inverse of its size, so the observed rate is the one
+    an even mix of positives and negatives would show (the prior the calibration assumes).
+    """
+    positives = sum(1 for y in labels if y)
+    negatives = len(labels) - positives
+    weights = [(0.5 / positives if y else 0.5 / negatives) if balanced else 1.0 for y in labels]
     table = []
     for k in range(bins):
         lo, hi = k / bins, (k + 1) / bins
         inside = [
-            (p, y) for p, y in zip(probs, labels) if lo <= p < hi or (k == bins - 1 and p == 1.0)
+            (p, y, w)
+            for p, y, w in zip(probs, labels, weights)
+            if lo <= p < hi or (k == bins - 1 and p == 1.0)
         ]
+        total = sum(w for _, _, w in inside)
         table.append(
             {
                 "low": lo,
                 "high": hi,
                 "count": len(inside),
-                "predicted": sum(p for p, _ in inside) / len(inside) if inside else None,
-                "observed": sum(y for _, y in inside) / len(inside) if inside else None,
+                "predicted": sum(p for p, _, _ in inside) / len(inside) if inside else None,
+                "observed": sum(w * y for _, y, w in inside) / total if inside else None,
             }
         )
     return table
@@ -124,8 +140,9 @@ def evaluate_detection(
     results["words"] = word_scores(all_golds, all_probs, threshold)
     results["word_reliability"] = reliability(all_probs, all_golds)
     if calibrated:
+        # Balanced: the calibration is fitted for an even prior, while this set is 3:1 spun.
         results["paragraph_reliability"] = reliability(
-            [d.spun_probability for d in detections], [is_spun(r) for r in rows]
+            [d.spun_probability for d in detections], [is_spun(r) for r in rows], balanced=True
         )
     return results
 
@@ -139,7 +156,8 @@ def plot_reliability(results: dict[str, Any], path: str | Path) -> Path:
 
     panels = [("word_reliability", "words: spin probability")]
     if "paragraph_reliability" in results:
-        panels.insert(0, ("paragraph_reliability", "paragraphs: calibrated P(spun)"))
+        title = "paragraphs: calibrated P(spun)\n(spun and unspun weighed equally)"
+        panels.insert(0, ("paragraph_reliability", title))
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.5), squeeze=False)
     for ax, (key, title) in zip(axes[0], panels):
         table = [b for b in results[key] if b["count"]]
