@@ -294,3 +294,38 @@ def test_ray_table_detect_columns(tiny_tags_model):
         None,
     ]
     assert "spun_probability" in out.column_names
+
+
+def test_evaluate_detection_on_hand_made_rows(tmp_path):
+    from training.detection_eval import evaluate_detection, plot_reliability
+
+    calibration = Calibration((4.0, 0.0, 0.0), -1.0)
+    rows = [
+        {
+            "rate": 0.3,
+            "spun": "He ejects the throng.",
+            "original": "He greets the crowd.",
+            "substitutions": [
+                {"spun_start": 3, "spun_end": 9},
+                {"spun_start": 14, "spun_end": 20},
+            ],
+        },
+        {"rate": 0.3, "spun": "It rained.", "original": "It rained.", "substitutions": []},
+        {"rate": 0.0, "spun": "He greets the crowd.", "original": "He greets the crowd."},
+        {"rate": 0.0, "spun": "It rained.", "original": "It rained."},
+    ]
+    detections = [
+        build_detection(rows[0]["spun"], [(3, 9, 0.9), (14, 20, 0.3)], calibration),
+        build_detection(rows[1]["spun"], [], calibration),
+        build_detection(rows[2]["spun"], [(3, 9, 0.6)], calibration),
+        build_detection(rows[3]["spun"], [], calibration),
+    ]
+    results = evaluate_detection(rows, detections)
+    entry = results["rates"]["0.3"]
+    assert entry["paragraphs"] == 2 and entry["unchanged_by_spinner"] == 1
+    # Spun: only row 0 (0.3 mean); unspun: rows 1, 2, 3 (0, 0.15, 0) -> AUROC 1.
+    assert entry["auroc_spin_score"] == 1.0 and entry["auroc_spun_probability"] == 1.0
+    # Words at 0.5: "ejects" found, "throng" missed, nothing wrongly flagged in spun rows.
+    assert (entry["words"]["tp"], entry["words"]["fp"], entry["words"]["fn"]) == (1, 0, 1)
+    assert results["words"]["recall"] == 0.5
+    assert plot_reliability(results, tmp_path / "r.png").stat().st_size > 1000
