@@ -124,6 +124,10 @@ def run_batch(
     """
     if resume and overwrite:
         raise ValueError("resume and overwrite exclude each other")
+    if detect and not restorer.detects:
+        from restore.detection import DetectionUnavailable
+
+        raise DetectionUnavailable("--detect needs a model that gives word spin probabilities")
     paths = _Paths.of(input_path, output_path, errors_path)
     _check_input(paths.source)
     # Everything that shapes the output bytes must match when a job resumes.

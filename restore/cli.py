@@ -40,11 +40,12 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    from restore.detection import DetectionUnavailable
     from restore.format import ModelFormatError
 
     try:
         return _COMMANDS[command](args)
-    except (RestoreError, ModelFormatError, FileExistsError) as err:
+    except (RestoreError, ModelFormatError, DetectionUnavailable, FileExistsError) as err:
         print(f"restore: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

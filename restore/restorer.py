@@ -39,8 +39,10 @@ from restore.align import Change, align
 from restore.backends import Generation, Generator, build_generator
 from restore.candidates import CandidateTable
 from restore.detection import (
+    DETECTING_FORMATS,
     Calibration,
     Detection,
+    DetectionUnavailable,
     build_detection,
     load_calibration,
     slot_word_spin,
@@ -289,8 +291,22 @@ class Restorer:
         """
         return self.detect_batch([text])[0]
 
+    @property
+    def detects(self) -> bool:
+        """Whether this model judges words as spun or not (its format gives word spin)."""
+        return self.settings.target_format in DETECTING_FORMATS
+
     def detect_batch(self, texts: Iterable[str]) -> list[Detection]:
-        """:meth:`detect` for many documents; one output per input, in input order."""
+        """:meth:`detect` for many documents; one output per input, in input order.
+
+        Raises :class:`restore.detection.DetectionUnavailable` for a model whose format gives
+        no word spin probabilities (text, edits, choices), rather than reporting zeros.
+        """
+        if not self.detects:
+            raise DetectionUnavailable(
+                f"a {self.settings.target_format}-format model gives no word spin "
+                f"probabilities; detection needs a model of format {', '.join(DETECTING_FORMATS)}"
+            )
         texts = list(texts)
         return [
             build_detection(text, result.word_spin, self.calibration)

@@ -75,6 +75,7 @@ def build_app(restorer, settings: ServeSettings | None = None, *, model_name: st
 
     settings = settings or ServeSettings()
     settings.validate()
+    detects = getattr(restorer, "detects", True)
     # The executor's worker count is the concurrency cap; later requests queue for a worker.
     executor = ThreadPoolExecutor(settings.max_concurrency, thread_name_prefix="restore-model")
 
@@ -124,7 +125,7 @@ def build_app(restorer, settings: ServeSettings | None = None, *, model_name: st
     class RestoredOut(BaseModel):
         text: str
         edits: list[EditOut]
-        detection: SpinOut
+        detection: SpinOut | None = Field(description="null: the model does not detect")
 
     class WordOut(BaseModel):
         start: int
@@ -170,12 +171,15 @@ def build_app(restorer, settings: ServeSettings | None = None, *, model_name: st
 
         out = []
         for text, result in zip(items, restorer.restore_detailed_iter(items)):
-            detection = build_detection(text, result.word_spin, restorer.calibration)
+            detection = None
+            if detects:
+                spin = build_detection(text, result.word_spin, restorer.calibration)
+                detection = spin.to_dict(words=False)
             out.append(
                 {
                     "text": result.text,
                     "edits": [_edit(e) for e in result.edits],
-                    "detection": detection.to_dict(words=False),
+                    "detection": detection,
                 }
             )
         return out
@@ -191,6 +195,8 @@ def build_app(restorer, settings: ServeSettings | None = None, *, model_name: st
     @app.post("/v1/detect", response_model=DetectResponse)
     async def detect_texts(body: TextsIn) -> dict[str, Any]:
         """Each word's spin probability, the spin score and P(spun) for one text or a list."""
+        if not detects:
+            raise HTTPException(501, "this model gives no word spin probabilities")
         return {"results": await _call(_detect, body.items())}
 
     @app.get("/healthz")

@@ -226,6 +226,26 @@ def test_the_tiny_tags_model_judges_exactly_its_slot_words(tiny_tags_model):
     ]
 
 
+def test_models_that_judge_no_words_refuse_to_detect(tiny_model, tmp_path, capsys):
+    from restore import Restorer
+    from restore.batch import run_batch
+    from restore.cli import main
+    from restore.detection import DetectionUnavailable
+
+    restorer = Restorer.from_pretrained(tiny_model, threads=1)
+    assert not restorer.detects
+    with pytest.raises(DetectionUnavailable, match="text-format model"):
+        restorer.detect("He ejects the crowd.")
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"text": "He ejects the crowd."}\n')
+    with pytest.raises(DetectionUnavailable):
+        run_batch(restorer, source, tmp_path / "out.jsonl", progress=False, detect=True)
+    doc = tmp_path / "doc.txt"
+    doc.write_text("He ejects the crowd.")
+    assert main(["detect", str(doc), "--model", str(tiny_model), "--threads", "1"]) == 2
+    assert "detection needs a model of format tags" in capsys.readouterr().err
+
+
 def test_default_model_flags_a_spun_word_and_is_calibrated(capfd):
     from restore import Restorer
 

@@ -190,6 +190,18 @@ def test_concurrency_cap_and_timeout(live_server):
     assert status == 503 and "did not answer within 0.3 s" in data["detail"]
 
 
+def test_a_model_that_does_not_detect_restores_without_a_score(live_server, tiny_model):
+    from restore import Restorer
+
+    restorer = Restorer.from_pretrained(tiny_model, threads=1)
+    server = live_server(build_app(restorer))
+    status, data, _ = request(server, "POST", "/v1/restore", {"text": TEXT})
+    assert status == 200 and data["results"][0]["detection"] is None
+    assert data["results"][0]["text"] == restorer.restore(TEXT)
+    status, data, _ = request(server, "POST", "/v1/detect", {"text": TEXT})
+    assert status == 501 and "no word spin" in data["detail"]
+
+
 def test_serve_binds_localhost_by_default():
     from restore.cli import _serve_parser
 

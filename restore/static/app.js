@@ -47,8 +47,9 @@
     });
     output.append(document.createTextNode(slice(pos, chars.length)));
     restored = result.text;
-    $("spin-score").textContent = percent(result.detection.spin_score);
-    $("spun-probability").textContent = percent(result.detection.spun_probability);
+    const detection = result.detection || {};
+    $("spin-score").textContent = percent(detection.spin_score);
+    $("spun-probability").textContent = percent(detection.spun_probability);
     $("edit-count").textContent = String(result.edits.length);
     $("output-section").hidden = false;
   }
