@@ -2,7 +2,8 @@
 
 Built on FastAPI (Starlette underneath, served by uvicorn): request and response models give
 validation with clear 422 messages and the OpenAPI docs (``/docs``, ``/openapi.json``) from
-one declaration. The model is loaded once; each request's model call runs in a worker thread
+one declaration (rendered at ``/docs`` by a packaged page, not FastAPI's CDN-hosted Swagger UI).
+The model is loaded once; each request's model call runs in a worker thread
 (never on the event loop), at most ``max_concurrency`` at a time, under a timeout.
 
     pip install "restore[serve]"
@@ -40,6 +41,8 @@ STATIC_FILES = {
     "index.html": "text/html; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
+    "docs.html": "text/html; charset=utf-8",
+    "docs.js": "text/javascript; charset=utf-8",
 }
 # The page runs only its own script and style, and fetches only from this server.
 CONTENT_SECURITY_POLICY = (
@@ -147,6 +150,10 @@ def build_app(restorer, settings: ServeSettings | None = None, *, model_name: st
         version="1",
         description="Restore the original words of spun text, and say how likely it was spun.",
         lifespan=lifespan,
+        # FastAPI's own /docs and /redoc load Swagger UI and ReDoc from a CDN; ours is a
+        # packaged page over /openapi.json.
+        docs_url=None,
+        redoc_url=None,
     )
 
     app.add_middleware(BodyGuard, settings=settings)
@@ -216,6 +223,10 @@ def build_app(restorer, settings: ServeSettings | None = None, *, model_name: st
     @app.get("/", include_in_schema=False)
     async def index() -> Response:
         return _static("index.html")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        return _static("docs.html")
 
     @app.get("/static/{name}", include_in_schema=False)
     async def static(name: str) -> Response:

@@ -175,10 +175,38 @@ def test_empty_input_asks_for_text(page):
     assert "Paste or open some text first" in driver.find_element(By.ID, "status").text
 
 
+def test_opening_a_file_fills_the_text(page, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _, driver = page
+    path = tmp_path / "spun.txt"
+    path.write_text(SPUN, encoding="utf-8")
+    driver.find_element(By.ID, "file").send_keys(str(path))
+    WebDriverWait(driver, 10).until(
+        lambda d: d.find_element(By.ID, "input").get_attribute("value") == SPUN
+    )
+    assert driver.find_element(By.ID, "status").text == "Opened spun.txt."
+
+
+def test_api_docs_page_lists_the_endpoints(page):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    server, driver = page
+    driver.get(server.url + "/docs")
+    WebDriverWait(driver, 10).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "h2")) > 2)
+    titles = [h.text for h in driver.find_elements(By.CSS_SELECTOR, "h2")]
+    assert {"POST /v1/restore", "POST /v1/detect", "GET /healthz"} <= set(titles)
+
+
 def test_no_external_requests_in_the_page():
     from importlib import resources
 
+    from restore.serve import STATIC_FILES
+
     static = resources.files("restore").joinpath("static")
-    for name in ("index.html", "app.js", "style.css"):
+    assert sorted(STATIC_FILES) == sorted(p.name for p in static.iterdir())
+    for name in STATIC_FILES:
         text = static.joinpath(name).read_text(encoding="utf-8")
         assert "http://" not in text and "https://" not in text and "//cdn" not in text

@@ -72,14 +72,15 @@ def test_health_docs_and_page(server):
     status, spec, _ = request(server, "GET", "/openapi.json")
     assert status == 200 and {"/v1/restore", "/v1/detect", "/healthz"} <= set(spec["paths"])
     status, page, _ = request(server, "GET", "/docs")
-    assert status == 200
+    assert status == 200 and "/static/docs.js" in page and "cdn" not in page.lower()
+    assert request(server, "GET", "/redoc")[0] == 404
     status, page, headers = request(server, "GET", "/")
     assert status == 200 and "<textarea" in page
     assert "script-src 'self'" in headers["content-security-policy"]
-    for name in ("app.js", "style.css"):
+    for name in ("app.js", "style.css", "docs.js"):
         status, body, _ = request(server, "GET", f"/static/{name}")
         assert status == 200 and "http://" not in body and "https://" not in body
-        if name == "app.js":
+        if name.endswith(".js"):
             assert "innerHTML" not in body  # user text only ever goes in as textContent
     assert request(server, "GET", "/static/../serve.py")[0] == 404
     assert request(server, "GET", "/static/secret.txt")[0] == 404
