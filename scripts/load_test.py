@@ -30,15 +30,19 @@ HOST = "127.0.0.1"  # never anything else
 
 
 def spun_paragraphs(path: Path, rate: float, seed: int) -> list[str]:
+    """The paragraphs of a news JSONL file, spun at ``rate`` (0: as they are)."""
     from restore.text import split_paragraphs
-    from training.spinner import Spinner, SpinnerConfig
 
-    spinner = Spinner(SpinnerConfig(rate=rate))
     texts = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             text = json.loads(line)["text"]
             texts += [text[a:b] for a, b in split_paragraphs(text)]
+    if not rate:
+        return texts
+    from training.spinner import Spinner, SpinnerConfig
+
+    spinner = Spinner(SpinnerConfig(rate=rate))
     return [spinner.spin(t, rng=random.Random(seed * 1000 + i)).text for i, t in enumerate(texts)]
 
 
@@ -92,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="server model threads")
     parser.add_argument("--max-concurrency", type=int, default=2, help="server model calls")
     parser.add_argument("--texts", default=str(ROOT / "tests" / "data" / "tiny_news.jsonl"))
-    parser.add_argument("--rate", type=float, default=0.3)
+    parser.add_argument("--rate", type=float, default=0.3, help="spin rate (0: unspun)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=120, help="seconds per request")
     args = parser.parse_args(argv)
