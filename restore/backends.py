@@ -15,6 +15,7 @@ forward pass (:meth:`TorchGenerator.tag`), which only the torch runtimes do.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -38,11 +39,15 @@ class Generation:
 
     ``log_probs`` has one entry per id in ``token_ids``, plus one for the end token when
     ``finished`` (the model ended the output itself rather than hitting ``max_new_tokens``).
+    ``spin_probs`` (tags format only) holds, for each slot mark of the source in order, the
+    probability that the slot's words were put there by a spinner: 1 - P(keep) among the
+    choices. Detection (``restore.detection``) reads it.
     """
 
     token_ids: tuple[int, ...]
     log_probs: tuple[float, ...]
     finished: bool
+    spin_probs: tuple[float, ...] = ()
 
 
 class Generator(Protocol):
@@ -107,9 +112,10 @@ class TorchGenerator:
 
         try:
             # Weights may be stored in float16; CPU inference runs in float32.
-            model = AutoModelForSeq2SeqLM.from_pretrained(
-                model_dir, use_safetensors=True, dtype=torch.float32, trust_remote_code=False
-            )
+            with _quiet_loading():
+                model = AutoModelForSeq2SeqLM.from_pretrained(
+                    model_dir, use_safetensors=True, dtype=torch.float32, trust_remote_code=False
+                )
         except (OSError, ValueError) as err:
             raise ModelNotFoundError(f"cannot load the model in {model_dir}: {err}") from err
         except SafetensorError as err:
@@ -161,16 +167,19 @@ class TorchGenerator:
         choices = torch.tensor(list(choice_ids), dtype=torch.long)
         log_probs = torch.log_softmax(logits[..., choices].float(), dim=-1)
         best_log_probs, best = log_probs.max(dim=-1)
+        spun = 1.0 - log_probs[..., 0].exp()  # choice 0 keeps the word
         slots = set(slot_ids)
         generations = []
         for row, ids in enumerate(batch):
             tokens: list[int] = []
             scores: list[float] = []
+            spin: list[float] = []
             for pos, token in enumerate(ids):
                 if token in slots:
                     tokens += [token, choice_ids[int(best[row, pos])]]
                     scores += [0.0, float(best_log_probs[row, pos])]
-            generations.append(Generation(tuple(tokens), tuple(scores + [0.0]), True))
+                    spin.append(float(spun[row, pos]))
+            generations.append(Generation(tuple(tokens), tuple(scores + [0.0]), True, tuple(spin)))
         return generations
 
     def _pad(self, batch: Sequence[Sequence[int]]):
@@ -307,6 +316,22 @@ def _generation_config(model_dir: Path | None, decoding: DecodingSettings):
         return_dict_in_generate=True,
     )
     return config
+
+
+@contextlib.contextmanager
+def _quiet_loading():
+    """No "Loading weights" progress bar while loading, unless this module logs at INFO
+    (``restore -v``); the previous setting is put back afterwards."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    if not logger.isEnabledFor(logging.INFO):
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 def _quantize_dynamic(model):

@@ -38,6 +38,7 @@ MAX_RAW_CHARS = 10_000  # of a malformed line kept in the errors file
 RESTORED_FIELD = "restored"
 EDITS_FIELD = "edits"
 UNITS_FIELD = "units"
+SPIN_FIELD = "spin"  # with detect: {"spin_score", "spun_probability"}
 
 
 @dataclass(frozen=True)
@@ -108,19 +109,25 @@ def run_batch(
     overwrite: bool = False,
     progress: bool = True,
     include_units: bool = False,
+    detect: bool = False,
     job: Mapping[str, Any] | None = None,
 ) -> BatchSummary:
     """Restore ``field`` of every row of the JSONL file ``input_path`` into ``output_path``.
 
     Refuses to replace an existing output unless ``overwrite`` (start again) or ``resume``
     (continue from its checkpoint). ``include_units`` adds each row's unit reports (the guard's
-    decisions) as ``units``. ``job`` (for instance the model and backend) is recorded in the
-    checkpoint with the batching settings; resuming with a different job or field is refused.
-    Raises :class:`InputError` for a missing, binary or unreadable input, or a ``field`` the
-    first row lacks.
+    decisions) as ``units``; ``detect`` adds ``spin``, the spin score and calibrated P(spun)
+    of the row's text (``restore.detection``), from the same model pass. ``job`` (for instance
+    the model and backend) is recorded in the checkpoint with the batching settings; resuming
+    with a different job or field is refused. Raises :class:`InputError` for a missing, binary
+    or unreadable input, or a ``field`` the first row lacks.
     """
     if resume and overwrite:
         raise ValueError("resume and overwrite exclude each other")
+    if detect and not restorer.detects:
+        from restore.detection import DetectionUnavailable
+
+        raise DetectionUnavailable("--detect needs a model that gives word spin probabilities")
     paths = _Paths.of(input_path, output_path, errors_path)
     _check_input(paths.source)
     # Everything that shapes the output bytes must match when a job resumes.
@@ -129,6 +136,7 @@ def run_batch(
         "batch_size": restorer.batch_size,
         "read_ahead": restorer.read_ahead,
         "include_units": include_units,
+        "detect": detect,
     }
     fresh = _Checkpoint(
         CHECKPOINT_VERSION, str(paths.source.resolve()), paths.source.stat().st_size, field, job
@@ -143,7 +151,7 @@ def run_batch(
     _open_outputs(paths, state)
     if resumed_at:
         logger.info("resuming %s at input line %d (%d rows)", paths.out, resumed_at, state.rows)
-    _process(restorer, paths, state, include_units=include_units, progress=progress)
+    _process(restorer, paths, state, include_units=include_units, detect=detect, progress=progress)
     summary = _summary(state, paths, resumed_at=resumed_at)
     logger.info(
         "%d rows restored, %d malformed rows (in %s), %d blank lines",
@@ -156,7 +164,13 @@ def run_batch(
 
 
 def _process(
-    restorer, paths: _Paths, state: _Checkpoint, *, include_units: bool, progress: bool
+    restorer,
+    paths: _Paths,
+    state: _Checkpoint,
+    *,
+    include_units: bool,
+    detect: bool,
+    progress: bool,
 ) -> None:
     """Read the input from the checkpoint on, write rows and errors, checkpoint as it goes."""
     with (
@@ -172,7 +186,10 @@ def _process(
             for result in window:
                 _write_errors(pending, ferr, state, bar)
                 entry = pending.popleft()
-                fout.write(_json_line(_output_row(entry.row, result, include_units)))
+                row = _output_row(entry.row, result, include_units)
+                if detect:
+                    row[SPIN_FIELD] = _spin(restorer, entry.row[state.field], result)
+                fout.write(_json_line(row))
                 state.rows += 1
                 _advance(state, entry, bar)
             # Only at window ends: a resumed run then forms the same windows from here on, so
@@ -188,6 +205,13 @@ def _output_row(row: dict, result, include_units: bool) -> dict:
     if include_units:
         out[UNITS_FIELD] = result.to_dict()["units"]
     return out
+
+
+def _spin(restorer, text: str, result) -> dict[str, Any]:
+    from restore.detection import build_detection
+
+    detection = build_detection(text, result.word_spin, restorer.calibration)
+    return detection.to_dict(words=False)
 
 
 def _starting_state(

@@ -2,7 +2,9 @@
 
     restore [FILE]                          restore a document (stdin by default) to stdout
     restore FILE --json | --diff            with its edits, as JSON or highlighted
-    restore batch IN.jsonl OUT.jsonl --field text [--resume | --overwrite] [--ray]
+    restore batch IN.jsonl OUT.jsonl --field text [--resume | --overwrite] [--ray] [--detect]
+    restore detect [FILE] [--json]          how likely the text, and each word, was spun
+    restore serve [--host 127.0.0.1] [--port 8000]   web page and JSON API
     restore export-ct2 MODEL_DIR OUT_DIR --quantization int8
 
 Exit codes: 0 success; 1 a batch job finished but some rows were malformed (see its errors
@@ -23,7 +25,7 @@ from restore.errors import RestoreError
 
 logger = logging.getLogger("restore")
 
-SUBCOMMANDS = ("batch", "export-ct2")
+SUBCOMMANDS = ("batch", "detect", "serve", "export-ct2")
 EXIT_OK, EXIT_MALFORMED_ROWS, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 _RED, _GREEN, _RESET = "\x1b[31;9m", "\x1b[32m", "\x1b[0m"
 
@@ -38,11 +40,12 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    from restore.detection import DetectionUnavailable
     from restore.format import ModelFormatError
 
     try:
         return _COMMANDS[command](args)
-    except (RestoreError, ModelFormatError, FileExistsError) as err:
+    except (RestoreError, ModelFormatError, DetectionUnavailable, FileExistsError) as err:
         print(f"restore: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
@@ -75,16 +78,7 @@ def _restore_parser() -> argparse.ArgumentParser:
 
 
 def _run_restore(args: argparse.Namespace) -> int:
-    from restore.errors import InputError
-
-    if args.file is None:
-        data, name = sys.stdin.buffer.read(), "stdin"
-    else:
-        path = Path(args.file)
-        if not path.is_file():
-            raise InputError(f"{path} not found" if not path.exists() else f"{path} is not a file")
-        data, name = path.read_bytes(), str(path)
-    text = _decode(data, name)
+    text = _read_document(args.file)
     restorer = _load_restorer(args)
     result = restorer.restore_detailed(text)
     if args.json:
@@ -94,6 +88,19 @@ def _run_restore(args: argparse.Namespace) -> int:
     else:
         _write(result.text)
     return EXIT_OK
+
+
+def _read_document(file: str | None) -> str:
+    from restore.errors import InputError
+
+    if file is None:
+        data, name = sys.stdin.buffer.read(), "stdin"
+    else:
+        path = Path(file)
+        if not path.is_file():
+            raise InputError(f"{path} not found" if not path.exists() else f"{path} is not a file")
+        data, name = path.read_bytes(), str(path)
+    return _decode(data, name)
 
 
 def render_diff(text: str, edits, *, color: bool) -> str:
@@ -162,6 +169,11 @@ def _batch_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--units", action="store_true", help="add each row's unit reports (guard decisions)"
     )
+    parser.add_argument(
+        "--detect",
+        action="store_true",
+        help="add the spin score and P(spun) of each row ('spin'; with --ray: columns)",
+    )
     ray = parser.add_argument_group("Ray Data")
     ray.add_argument("--ray", action="store_true", help="run the job on Ray Data")
     ray.add_argument("--ray-address", help="cluster address (default: RAY_ADDRESS or local)")
@@ -192,6 +204,7 @@ def _run_batch(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=not args.quiet,
         include_units=args.units,
+        detect=args.detect,
         job={
             "model": str(args.model),
             "backend": args.backend,
@@ -224,9 +237,101 @@ def _run_ray_batch(args: argparse.Namespace) -> int:
         threads=args.threads or 1,
         batch_size=args.batch_size,
         file_format=args.format,
+        detect=args.detect,
     )
     run_ray_batch(job, args.input, args.output, address=args.ray_address, overwrite=args.overwrite)
     print(f"restore batch --ray: wrote {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+# -- restore detect [FILE] ------------------------------------------------------------------
+
+
+def _detect_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="restore detect",
+        description="How likely FILE (or stdin), read as one document, was spun: the spin score "
+        "(expected share of spun words), the calibrated probability that it was spun at all, "
+        "and with --json the probability of every word.",
+    )
+    parser.add_argument("file", nargs="?", help="UTF-8 text file (default: stdin)")
+    parser.add_argument("--json", action="store_true", help="print every word's probability")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=0.5,
+        help="list words at or above this probability in the text view (default 0.5)",
+    )
+    _add_model_options(parser)
+    return parser
+
+
+def _run_detect(args: argparse.Namespace) -> int:
+    text = _read_document(args.file)
+    detection = _load_restorer(args).detect(text)
+    if args.json:
+        _write(json.dumps(detection.to_dict(), ensure_ascii=False, indent=2) + "\n")
+        return EXIT_OK
+    spun = detection.spun_probability
+    lines = [
+        f"spin score: {detection.spin_score:.3f} (expected share of spun words)",
+        "probability spun: "
+        + ("n/a (the model has no detection calibration)" if spun is None else f"{spun:.3f}"),
+    ]
+    likely = [w for w in detection.words if w.probability >= args.threshold]
+    lines += [f"  {w.start}-{w.end}\t{w.probability:.2f}\t{w.word}" for w in likely]
+    _write("\n".join(lines) + "\n")
+    return EXIT_OK
+
+
+# -- restore serve ---------------------------------------------------------------------------
+
+
+def _serve_parser() -> argparse.ArgumentParser:
+    from restore.serve import ServeSettings
+
+    d = ServeSettings()
+    parser = argparse.ArgumentParser(
+        prog="restore serve",
+        description="Serve a web page and a JSON API (POST /v1/restore, POST /v1/detect, "
+        "GET /healthz, docs at /docs) over one loaded model. Needs pip install 'restore[serve]'.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1 only)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    limits = parser.add_argument_group("limits")
+    limits.add_argument("--max-body-bytes", type=int, default=d.max_body_bytes)
+    limits.add_argument("--max-texts", type=int, default=d.max_texts, help="texts per request")
+    limits.add_argument("--max-chars", type=int, default=d.max_chars, help="characters per text")
+    limits.add_argument(
+        "--max-concurrency", type=int, default=d.max_concurrency, help="model calls at a time"
+    )
+    limits.add_argument(
+        "--timeout", type=float, default=d.timeout_s, help="seconds per request (503 after)"
+    )
+    _add_model_options(parser, default_threads=1)
+    return parser
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from restore.errors import InputError
+
+    try:
+        from restore.serve import ServeSettings, serve
+    except ImportError as err:
+        raise InputError(f"restore serve needs: pip install 'restore[serve]' ({err})") from err
+    settings = ServeSettings(
+        max_body_bytes=args.max_body_bytes,
+        max_texts=args.max_texts,
+        max_chars=args.max_chars,
+        max_concurrency=args.max_concurrency,
+        timeout_s=args.timeout,
+    )
+    try:
+        settings.validate()
+    except ValueError as err:
+        raise InputError(str(err)) from err
+    restorer = _load_restorer(args)
+    serve(restorer, host=args.host, port=args.port, settings=settings, model_name=str(args.model))
     return EXIT_OK
 
 
@@ -270,7 +375,7 @@ def _run_export(args: argparse.Namespace) -> int:
 # -- shared options --------------------------------------------------------------------------
 
 
-def _add_model_options(parser: argparse.ArgumentParser) -> None:
+def _add_model_options(parser: argparse.ArgumentParser, *, default_threads: int | None = None):
     group = parser.add_argument_group("model")
     group.add_argument(
         "--model", default="default", help="'default', a model directory or a Hub name"
@@ -281,7 +386,9 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         choices=("torch", "torch-int8", "ctranslate2"),
         help="inference backend (default: torch)",
     )
-    group.add_argument("--threads", type=int, help="CPU threads for the model")
+    group.add_argument(
+        "--threads", type=int, default=default_threads, help="CPU threads for the model"
+    )
     group.add_argument("--batch-size", type=int, default=32, help="units per model call")
     guard = parser.add_argument_group("guard (overrides the model's restore.json)")
     guard.add_argument("--min-confidence", type=float, help="reject units below this")
@@ -344,8 +451,20 @@ def _quiet_transformers(verbose: bool) -> None:
     hf_logging.set_verbosity_error()
 
 
-_PARSERS = {"restore": _restore_parser, "batch": _batch_parser, "export-ct2": _export_parser}
-_COMMANDS = {"restore": _run_restore, "batch": _run_batch, "export-ct2": _run_export}
+_PARSERS = {
+    "restore": _restore_parser,
+    "batch": _batch_parser,
+    "detect": _detect_parser,
+    "serve": _serve_parser,
+    "export-ct2": _export_parser,
+}
+_COMMANDS = {
+    "restore": _run_restore,
+    "batch": _run_batch,
+    "detect": _run_detect,
+    "serve": _run_serve,
+    "export-ct2": _run_export,
+}
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 FORMATS = ("jsonl", "parquet")
 RESTORED_FIELD, EDITS_FIELD, ERROR_FIELD = "restored", "edits", "error"
+SPIN_FIELDS = ("spin_score", "spun_probability")
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class RayJob:
     batch_size: int = 32  # units per model call inside an actor
     rows_per_call: int = 64  # rows handed to an actor at a time
     file_format: str | None = None  # "jsonl" or "parquet"; by default from the input's name
+    detect: bool = False  # add spin_score and spun_probability columns
 
     def validate(self) -> None:
         if self.actors < 1 or self.threads < 1 or self.batch_size < 1 or self.rows_per_call < 1:
@@ -70,12 +72,15 @@ class RestoreActor:
         )
 
     def __call__(self, table):
-        return restore_table(self.restorer, table, self.job.field)
+        return restore_table(self.restorer, table, self.job.field, detect=self.job.detect)
 
 
-def restore_table(restorer, table, field_name: str):
-    """A pyarrow Table with ``restored``, ``edits`` and ``error`` columns added."""
+def restore_table(restorer, table, field_name: str, *, detect: bool = False):
+    """A pyarrow Table with ``restored``, ``edits`` and ``error`` columns added (and, with
+    ``detect``, ``spin_score`` and ``spun_probability`` from the same model pass)."""
     import pyarrow as pa
+
+    from restore.detection import build_detection
 
     n = table.num_rows
     values = (
@@ -88,7 +93,12 @@ def restore_table(restorer, table, field_name: str):
         None if isinstance(value, str) else _row_error(field_name, value, table.column_names)
         for value in values
     ]
+    spin: list[float | None] = [None] * n
+    spun: list[float | None] = [None] * n
     for i, result in zip(valid, restorer.restore_detailed_iter(values[i] for i in valid)):
+        if detect:
+            detection = build_detection(values[i], result.word_spin, restorer.calibration)
+            spin[i], spun[i] = detection.spin_score, detection.spun_probability
         restored[i] = result.text
         edits[i] = [
             {
@@ -100,12 +110,17 @@ def restore_table(restorer, table, field_name: str):
             }
             for e in result.edits
         ]
-    for name in (RESTORED_FIELD, EDITS_FIELD, ERROR_FIELD):
+    added = (RESTORED_FIELD, EDITS_FIELD, ERROR_FIELD) + (SPIN_FIELDS if detect else ())
+    for name in added:
         if name in table.column_names:
             table = table.drop_columns([name])
     table = table.append_column(RESTORED_FIELD, pa.array(restored, pa.string()))
     table = table.append_column(EDITS_FIELD, pa.array(edits, _edit_type()))
-    return table.append_column(ERROR_FIELD, pa.array(errors, pa.string()))
+    table = table.append_column(ERROR_FIELD, pa.array(errors, pa.string()))
+    if detect:
+        table = table.append_column(SPIN_FIELDS[0], pa.array(spin, pa.float64()))
+        table = table.append_column(SPIN_FIELDS[1], pa.array(spun, pa.float64()))
+    return table
 
 
 def run_ray_batch(

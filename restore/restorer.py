@@ -38,6 +38,15 @@ from restore import guard as guards
 from restore.align import Change, align
 from restore.backends import Generation, Generator, build_generator
 from restore.candidates import CandidateTable
+from restore.detection import (
+    DETECTING_FORMATS,
+    Calibration,
+    Detection,
+    DetectionUnavailable,
+    build_detection,
+    load_calibration,
+    slot_word_spin,
+)
 from restore.errors import BackendError
 from restore.format import (
     CHOICE_TOKENS,
@@ -96,11 +105,17 @@ class UnitReport:
 
 @dataclass(frozen=True)
 class Restoration:
-    """A restored document, its edits (in input offsets, in order) and a report per unit."""
+    """A restored document, its edits (in input offsets, in order) and a report per unit.
+
+    ``word_spin`` holds ``(start, end, probability)`` (input offsets) for each word the model
+    judged, from the same forward pass: the probability that a spinner put it there. Words the
+    model did not judge count as 0; ``restore.detection`` turns this into a :class:`Detection`.
+    """
 
     text: str
     edits: tuple[Edit, ...] = ()
     units: tuple[UnitReport, ...] = ()
+    word_spin: tuple[tuple[int, int, float], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict: ``{"text", "edits": [...], "units": [...]}``."""
@@ -118,6 +133,7 @@ class _Unit:
     source_ids: list[int] | None  # None: too long for the model, kept as it is
     edits: tuple[Edit, ...] = ()
     report: UnitReport | None = None
+    word_spin: tuple[tuple[int, int, float], ...] = ()  # offsets in the unit
 
 
 @dataclass
@@ -135,7 +151,8 @@ class _Document:
             pos = edit.end
         parts.append(self.text[pos:])
         reports = tuple(unit.report for unit in self.units if unit.report is not None)
-        return Restoration("".join(parts), edits, reports)
+        spin = tuple((u.start + a, u.start + b, p) for u in self.units for a, b, p in u.word_spin)
+        return Restoration("".join(parts), edits, reports, spin)
 
 
 class Restorer:
@@ -147,7 +164,8 @@ class Restorer:
 
     ``batch_size`` units go to the model at a time; ``read_ahead`` units (default 16 batches)
     are collected and sorted by length before batching. ``candidates`` is the model's
-    candidate table, needed by the choices and tags formats only.
+    candidate table, needed by the choices and tags formats only. ``calibration`` turns word
+    spin probabilities into P(spun) for :meth:`detect` (``detection.json`` in the model dir).
     """
 
     def __init__(
@@ -160,6 +178,7 @@ class Restorer:
         batch_size: int = 32,
         read_ahead: int | None = None,
         candidates: CandidateTable | None = None,
+        calibration: Calibration | None = None,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -167,6 +186,7 @@ class Restorer:
         self.tokenizer = tokenizer
         self.settings = settings
         self.candidates = candidates
+        self.calibration = calibration
         self.guard = _resolve_guard(settings.guard, guard)
         self.batch_size = batch_size
         self.read_ahead = max(read_ahead or 16 * batch_size, batch_size)
@@ -211,6 +231,7 @@ class Restorer:
             guard=guard,
             batch_size=batch_size,
             candidates=candidates,
+            calibration=load_calibration(model_dir),
         )
 
     # -- public API ----------------------------------------------------------------------------
@@ -260,6 +281,37 @@ class Restorer:
         if documents:
             self._run(window)
             yield [d.result() for d in documents]
+
+    def detect(self, text: str) -> Detection:
+        """How likely each word, and the text as a whole, was written by a spinner.
+
+        >>> d = Restorer.from_pretrained("default").detect("The celebration ejects the press.")
+        >>> round(d.spin_score, 2), [w.word for w in d.words if w.probability > 0.5]
+        (0.21, ['ejects'])
+        """
+        return self.detect_batch([text])[0]
+
+    @property
+    def detects(self) -> bool:
+        """Whether this model judges words as spun or not (its format gives word spin)."""
+        return self.settings.target_format in DETECTING_FORMATS
+
+    def detect_batch(self, texts: Iterable[str]) -> list[Detection]:
+        """:meth:`detect` for many documents; one output per input, in input order.
+
+        Raises :class:`restore.detection.DetectionUnavailable` for a model whose format gives
+        no word spin probabilities (text, edits, choices), rather than reporting zeros.
+        """
+        if not self.detects:
+            raise DetectionUnavailable(
+                f"a {self.settings.target_format}-format model gives no word spin "
+                f"probabilities; detection needs a model of format {', '.join(DETECTING_FORMATS)}"
+            )
+        texts = list(texts)
+        return [
+            build_detection(text, result.word_spin, self.calibration)
+            for text, result in zip(texts, self.restore_detailed_iter(texts))
+        ]
 
     # -- planning ------------------------------------------------------------------------------
 
@@ -334,6 +386,7 @@ class Restorer:
     def _finish(self, text: str, unit: _Unit, generation: Generation) -> None:
         """Turn one output into the unit's edits and report."""
         source = text[unit.start : unit.end]
+        unit.word_spin = self._word_spin(source, generation)
         output = self.tokenizer.decode(list(generation.token_ids), skip_special_tokens=True)
         applied = apply_target(source, output, self.settings, self.candidates)
         probs = [math.exp(lp) for lp in generation.log_probs]
@@ -375,6 +428,15 @@ class Restorer:
         withheld = (guards.LOW_EDIT_CONFIDENCE,) if len(unit.edits) < len(edits) else ()
         status = RESTORED if unit.edits else UNCHANGED
         unit.report = UnitReport(unit.start, unit.end, status, withheld, confidence, proposal)
+
+    def _word_spin(self, source: str, generation: Generation) -> tuple[tuple[int, int, float], ...]:
+        """``(start, end, probability)`` in ``source`` of each word the model judged as spun or
+        not: the one place a model family tells detection what it knows. The tags format judges
+        every word with a slot, slot by slot in order."""
+        if not generation.spin_probs or self.candidates is None:
+            return ()
+        slots = self.candidates.match(normalize(source), limit=self.settings.slots)
+        return slot_word_spin(source, [(m.start, m.end) for m in slots], generation.spin_probs)
 
     def _token_probs(
         self, generation: Generation, output: str, probs: list[float]

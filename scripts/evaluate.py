@@ -16,6 +16,14 @@ Spin held-out corpus paragraphs here, at one rate or several, and write a report
         --seed 0 --max-paragraphs 1000 --baseline identity inverse inverse-lm \\
         --lm runs/ngram --report runs/eval/baselines
 
+Detection (is each paragraph, and each word, spun?) with a model, on the same paragraphs spun
+at each rate and unspun: paragraph AUROC per rate, word precision / recall / F1, and a
+reliability plot (``--report``: ``detection.json`` and ``reliability.png``):
+
+    python scripts/evaluate.py --corpus ../shared/corpus --split test --rate 0.1 0.3 0.5 \\
+        --seed 0 --max-paragraphs 1000 --model restore/models/default --detect \\
+        --report runs/eval/detection
+
 JSON goes to standard output: the metrics of the single run, or ``{"data": ..., "runs": [...]}``
 when there are several (systems x rates). Exit status: 0 on success, 2 on bad input.
 """
@@ -68,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     systems.add_argument("--margin", type=float, help="inverse baselines: Zipf margin")
     systems.add_argument("--min-gain", type=float, help="inverse-lm: log-score gain needed")
     systems.add_argument("--batch-size", type=int, default=64, help="texts per restore_batch")
+    systems.add_argument(
+        "--detect", action="store_true", help="evaluate the model's spin detection instead"
+    )
+    systems.add_argument(
+        "--word-threshold", type=float, default=0.5, help="--detect: word probability cut-off"
+    )
     out = parser.add_argument_group("output")
     out.add_argument("--report", help="folder for report.md, results.json and PNG plots")
     out.add_argument("--overwrite", action="store_true", help="replace an existing report")
@@ -84,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     command = "python scripts/evaluate.py " + shlex.join(
         sys.argv[1:] if argv is None else list(argv)
     )
+    if args.detect:
+        return _run_detection(args, command)
     try:
         if args.report:
             check_report_folder(args.report, overwrite=args.overwrite)
@@ -109,6 +125,8 @@ def _check_arguments(args: argparse.Namespace) -> str | None:
         return "name a system: --predictions, --model or --baseline"
     if args.write_pairs and not args.corpus:
         return "--write-pairs needs --corpus"
+    if args.detect and not (args.corpus and args.model) or args.detect and args.baseline:
+        return "--detect needs --corpus and --model (and no --baseline)"
     if any(not 0.0 <= r <= 1.0 for r in args.rate):
         return "--rate values must lie in [0, 1]"
     return None
@@ -177,6 +195,47 @@ def _run(args: argparse.Namespace) -> tuple[dict, list[dict]]:
     if args.write_pairs:
         evaluation.save_jsonl(rows, args.write_pairs)
     return data, runs
+
+
+def _run_detection(args: argparse.Namespace, command: str) -> int:
+    from restore import Restorer
+    from training import detection_eval
+
+    report = Path(args.report) if args.report else None
+    if report and report.exists() and any(report.iterdir()) and not args.overwrite:
+        print(f"error: {report} is not empty; pass --overwrite", file=sys.stderr)
+        return 2
+    try:
+        paragraphs = evaluation.select_paragraphs(
+            args.corpus, args.split, max_paragraphs=args.max_paragraphs, min_words=args.min_words
+        )
+    except evaluation.EvaluationError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    rows = detection_eval.detection_rows(paragraphs, rates=args.rate, seed=args.seed)
+    restorer = Restorer.from_pretrained(args.model, threads=1)
+    detections = detection_eval.detect_rows(restorer, rows, batch_size=args.batch_size)
+    results = detection_eval.evaluate_detection(rows, detections, threshold=args.word_threshold)
+    output = {
+        "command": command,
+        "data": {
+            "corpus": args.corpus,
+            "split": args.split,
+            "paragraphs": len(paragraphs),
+            "words": sum(count_words(p.text) for p in paragraphs),
+            "seed": args.seed,
+            "rates": args.rate,
+        },
+        "model": str(args.model),
+        "calibrated": restorer.calibration is not None,
+        **results,
+    }
+    if report:
+        report.mkdir(parents=True, exist_ok=True)
+        (report / "detection.json").write_text(json.dumps(output, indent=2) + "\n")
+        detection_eval.plot_reliability(results, report / "reliability.png")
+    print(json.dumps(output, indent=2))
+    return 0
 
 
 if __name__ == "__main__":

@@ -82,7 +82,8 @@ def build_tiny_model(
 
 # The test modules of the restore library; the fixtures below are theirs.
 RESTORE_TESTS = frozenset(
-    "test_api test_batch test_benchmark test_cli test_ctranslate2 test_ray test_restorer".split()
+    "test_api test_batch test_benchmark test_cli test_ctranslate2 test_ray test_restorer "
+    "test_detection test_serve test_browser".split()
 )
 
 
@@ -191,3 +192,50 @@ def stub_restorer(tiny_model):
         return restorer
 
     return build
+
+
+# Spun words of the fixture text's vocabulary, with the originals a tags model may choose.
+TAGS_TABLE = {
+    "ballot": (0.9, ["vote", "poll"]),
+    "sanction": (0.8, ["approve", "endorse"]),
+    "restitute": (0.95, ["restore"]),
+    "park": (0.1, ["garden"]),
+    "common people": (0.9, ["families", "people"]),
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_tags_model(tmp_path_factory) -> Path:
+    """A tags-format model directory (the shipped default's format) with a small candidate
+    table (``TAGS_TABLE``) and a tokenizer that holds the format's marks. Read-only."""
+    from restore.candidates import CANDIDATES_FILE, CandidateTable
+    from restore.format import format_marks
+    from training.tokenizer import TokenizerConfig, train_tokenizer
+
+    root = tmp_path_factory.mktemp("tiny-tags")
+    lines = [p for text in fixture_texts() for p in text.split("\n\n")]
+    config = TokenizerConfig(vocab_size=400, extra_tokens=format_marks("tags"))
+    tokenizer = train_tokenizer(lines, root / "tokenizer", config)
+    model_dir = build_tiny_model(
+        root / "model", tokenizer, target_format="tags", slots=8, choices=2, seed=1
+    )
+    CandidateTable(TAGS_TABLE).save(model_dir / CANDIDATES_FILE)
+    return model_dir
+
+
+@pytest.fixture
+def live_server():
+    """``live_server(app)``: a real uvicorn on 127.0.0.1 (a free port) in a thread
+    (``restore.serve.BackgroundServer``); every server started is stopped after the test."""
+    pytest.importorskip("uvicorn")
+    from restore.serve import BackgroundServer
+
+    started = []
+
+    def start(app):
+        started.append(BackgroundServer(app))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 from restore.restorer import Edit
@@ -41,3 +42,16 @@ def test_compare_runs_reads_only_evaluation_rows(tmp_path):
     out = tmp_path / "plot.png"
     compare.main([f"{log}:run", "--out", str(out)])
     assert out.stat().st_size > 0
+
+
+def test_load_test_sends_bounded_requests_and_checks_answers(tiny_tags_model, capsys):
+    load_test = load("load_test")
+    # Unspun texts: the spinner's lexicon takes longer to load than the whole test.
+    argv = ["--requests", "12", "--concurrency", "3", "--rate", "0"]
+    argv += ["--model", str(tiny_tags_model)]
+    assert load_test.main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["requests"] == 12 and report["errors"] == 0 and report["mismatches"] == 0
+    assert 0 < report["p50_ms"] <= report["p95_ms"] <= report["max_ms"]
+    assert load_test.percentile([4.0, 1.0, 3.0, 2.0], 0.5) == 2.0
+    assert load_test.percentile([4.0, 1.0, 3.0, 2.0], 0.95) == 4.0

@@ -1,0 +1,157 @@
+// The restore page. User text is only ever placed with textContent or createTextNode, never
+// parsed as HTML, so "<script>" in a text shows as text and runs nothing.
+"use strict";
+
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const input = $("input");
+  const output = $("output");
+  const status = $("status");
+  const tooltip = $("tooltip");
+  let restored = "";
+
+  function percent(x) {
+    return x === null || x === undefined ? "n/a" : (100 * x).toFixed(0) + "%";
+  }
+
+  function setStatus(message, isError) {
+    status.textContent = message;
+    status.classList.toggle("error", Boolean(isError));
+  }
+
+  // Build the restored text: the input, with each edit's span replaced by a <mark> holding the
+  // restoration (and a hidden <del> with the spun word, shown by the diff toggle).
+  // Offsets from the server count code points (Python str indices), not UTF-16 units.
+  function render(text, result) {
+    const chars = Array.from(text);
+    const slice = (a, b) => chars.slice(a, b).join("");
+    output.replaceChildren();
+    let pos = 0;
+    result.edits.forEach((edit, k) => {
+      output.append(document.createTextNode(slice(pos, edit.start)));
+      const spun = document.createElement("del");
+      spun.className = "spun";
+      spun.textContent = edit.spun;
+      const mark = document.createElement("mark");
+      mark.className = "edit";
+      mark.tabIndex = 0;
+      mark.textContent = edit.restored;
+      mark.dataset.spun = edit.spun;
+      mark.dataset.restored = edit.restored;
+      mark.dataset.confidence = String(edit.confidence);
+      mark.dataset.index = String(k);
+      const label = `"${edit.spun}" restored to "${edit.restored}", confidence ${percent(edit.confidence)}`;
+      mark.setAttribute("aria-label", label);
+      output.append(spun, mark);
+      pos = edit.end;
+    });
+    output.append(document.createTextNode(slice(pos, chars.length)));
+    restored = result.text;
+    const detection = result.detection || {};
+    $("spin-score").textContent = percent(detection.spin_score);
+    $("spun-probability").textContent = percent(detection.spun_probability);
+    $("edit-count").textContent = String(result.edits.length);
+    $("output-section").hidden = false;
+  }
+
+  async function restore() {
+    const text = input.value;
+    if (!text.trim()) {
+      setStatus("Paste or open some text first.", true);
+      input.focus();
+      return;
+    }
+    const button = $("restore");
+    button.disabled = true;
+    setStatus("Restoring…");
+    try {
+      const response = await fetch("/v1/restore", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ text: text }),
+      });
+      const data = await response.json();
+      if (!response.ok) {
+        const detail = Array.isArray(data.detail) ? data.detail.map((d) => d.msg).join("; ") : data.detail;
+        throw new Error(detail || response.statusText);
+      }
+      render(text, data.results[0]);
+      const n = data.results[0].edits.length;
+      setStatus(`Done: ${n} edit${n === 1 ? "" : "s"}.`);
+    } catch (err) {
+      setStatus("Could not restore: " + err.message, true);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  function showTooltip(mark) {
+    tooltip.textContent =
+      `spun: "${mark.dataset.spun}" → restored: "${mark.dataset.restored}" ` +
+      `(confidence ${percent(Number(mark.dataset.confidence))})`;
+    const box = mark.getBoundingClientRect();
+    tooltip.style.left = `${window.scrollX + box.left}px`;
+    tooltip.style.top = `${window.scrollY + box.bottom + 6}px`;
+    tooltip.hidden = false;
+  }
+
+  function hideTooltip() {
+    tooltip.hidden = true;
+  }
+
+  output.addEventListener("mouseover", (e) => {
+    if (e.target instanceof HTMLElement && e.target.matches("mark.edit")) showTooltip(e.target);
+  });
+  output.addEventListener("mouseout", hideTooltip);
+  output.addEventListener("focusin", (e) => {
+    if (e.target instanceof HTMLElement && e.target.matches("mark.edit")) showTooltip(e.target);
+  });
+  output.addEventListener("focusout", hideTooltip);
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") hideTooltip();
+  });
+
+  $("restore").addEventListener("click", restore);
+  input.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+      e.preventDefault();
+      restore();
+    }
+  });
+
+  $("file").addEventListener("change", async (e) => {
+    const file = e.target.files[0];
+    if (!file) return;
+    input.value = await file.text();
+    setStatus(`Opened ${file.name}.`);
+  });
+
+  $("diff").addEventListener("change", (e) => {
+    output.classList.toggle("diff", e.target.checked);
+  });
+
+  $("copy").addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(restored);
+      setStatus("Copied the restored text.");
+    } catch (err) {
+      // Clipboard access needs a secure context or permission; select the text instead.
+      const range = document.createRange();
+      range.selectNodeContents(output);
+      window.getSelection().removeAllRanges();
+      window.getSelection().addRange(range);
+      setStatus("Copy was refused by the browser: the text is selected, press Ctrl+C.", true);
+    }
+  });
+
+  $("download").addEventListener("click", () => {
+    const blob = new Blob([restored], { type: "text/plain;charset=utf-8" });
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = "restored.txt";
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+  });
+})();

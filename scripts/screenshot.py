@@ -1,0 +1,82 @@
+"""Save a screenshot of the restore page for the README, taken in headless Chromium.
+
+    python scripts/screenshot.py --out docs/serve.png [--model default]
+
+Serves the model on 127.0.0.1 (a free port) in this process, opens the page in Debian's
+Chromium (selenium 4, no downloaded browser), restores a spun paragraph, turns the diff on,
+focuses the first edit (so its tooltip shows) and saves the window as PNG.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from restore import Restorer
+from restore.serve import BackgroundServer, build_app
+
+SPUN = (
+    "The celebration ejects journalists outside the depository, and the council will "
+    "sanction the scheme on Tuesday after months of argumentation over how the money should "
+    "be spent. Campaigners said the determination came too late."
+)
+CHROME_ARGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-dev-shm-usage",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--window-size=1100,1000",
+)
+
+
+def take(url: str, out: Path, text: str) -> Path:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = Options()
+    options.binary_location = "/usr/bin/chromium"
+    for arg in CHROME_ARGS:
+        options.add_argument(arg)
+    driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
+    try:
+        driver.get(url + "/")
+        driver.find_element(By.ID, "input").send_keys(text)
+        driver.find_element(By.ID, "restore").click()
+        WebDriverWait(driver, 60).until(
+            lambda d: d.find_element(By.ID, "status").text.startswith(("Done", "Could not"))
+        )
+        driver.find_element(By.ID, "diff").click()
+        marks = driver.find_elements(By.CSS_SELECTOR, "#output mark.edit")
+        if marks:
+            driver.execute_script("arguments[0].focus()", marks[0])
+        out.parent.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(out))
+    finally:
+        driver.quit()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="docs/serve.png")
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    restorer = Restorer.from_pretrained(args.model, threads=args.threads)
+    server = BackgroundServer(build_app(restorer, model_name=args.model))
+    try:
+        print(f"wrote {take(server.url, Path(args.out), SPUN)}")
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

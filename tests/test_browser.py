@@ -1,0 +1,212 @@
+"""The page in a real browser: Debian's headless Chromium, driven by selenium 4, against a real
+uvicorn server on 127.0.0.1 with the shipped default model.
+
+CI installs Chromium (see the README's test block); on a machine without it these tests skip.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi")
+webdriver = pytest.importorskip("selenium.webdriver")
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+    reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)",
+)
+
+SPUN = (
+    "The celebration ejects journalists outside the depository, and the council will "
+    "sanction the scheme on Tuesday. Zoë’s café — “naïve” 😀 — stays."
+)
+
+
+def chromium_options():
+    from selenium.webdriver.chrome.options import Options
+
+    options = Options()
+    options.binary_location = str(CHROMIUM)
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--window-size=1200,900",
+    ):
+        options.add_argument(arg)
+    return options
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium.webdriver.chrome.service import Service
+
+    driver = webdriver.Chrome(options=chromium_options(), service=Service(str(CHROMEDRIVER)))
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def default_restorer():
+    from restore import Restorer
+
+    return Restorer.from_pretrained("default", threads=1)
+
+
+@pytest.fixture
+def page(live_server, default_restorer, browser):
+    from restore.serve import build_app
+
+    server = live_server(build_app(default_restorer, model_name="default"))
+    browser.get(server.url + "/")
+    return server, browser
+
+
+def api_restore(server, text):
+    request = urllib.request.Request(
+        server.url + "/v1/restore",
+        data=json.dumps({"text": text}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())["results"][0]
+
+
+def submit(driver, text, *, keyboard=False):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    box = driver.find_element(By.ID, "input")
+    box.clear()
+    box.send_keys(text)
+    if keyboard:
+        box.send_keys(Keys.CONTROL, Keys.ENTER)
+    else:
+        driver.find_element(By.ID, "restore").click()
+    WebDriverWait(driver, 30).until(
+        lambda d: d.find_element(By.ID, "status").text.startswith(("Done", "Could not"))
+    )
+    assert driver.find_element(By.ID, "status").text.startswith("Done")
+
+
+def shown_text(driver) -> str:
+    """The output's text as restored (without the diff's struck-out spun words)."""
+    return driver.execute_script(
+        "const c = document.getElementById('output').cloneNode(true);"
+        "c.querySelectorAll('del').forEach((d) => d.remove());"
+        "return c.textContent;"
+    )
+
+
+def test_page_highlights_the_same_edits_as_the_api(page):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    server, driver = page
+    want = api_restore(server, SPUN)
+    assert want["edits"], "the default model should restore something in this paragraph"
+    submit(driver, SPUN)
+
+    marks = driver.find_elements(By.CSS_SELECTOR, "#output mark.edit")
+    got = [
+        (m.text, m.get_attribute("data-spun"), float(m.get_attribute("data-confidence")))
+        for m in marks
+    ]
+    assert got == [(e["restored"], e["spun"], e["confidence"]) for e in want["edits"]]
+    assert shown_text(driver) == want["text"]  # offsets held across é, “ ” and 😀
+    score = driver.find_element(By.ID, "spin-score").text
+    assert score == f"{100 * want['detection']['spin_score']:.0f}%"
+    assert driver.find_element(By.ID, "edit-count").text == str(len(want["edits"]))
+
+    # The diff toggle shows the spun words next to their restorations.
+    spun = driver.find_elements(By.CSS_SELECTOR, "#output del.spun")
+    assert [d.is_displayed() for d in spun] == [False] * len(want["edits"])
+    driver.find_element(By.ID, "diff").click()
+    assert [d.text for d in spun] == [e["spun"] for e in want["edits"]]
+    assert all(d.is_displayed() for d in spun)
+
+    # Keyboard: Tab from the diff toggle reaches the first edit, which shows its tooltip.
+    for _ in range(6):
+        active = driver.switch_to.active_element
+        if active.tag_name == "mark":
+            break
+        active.send_keys(Keys.TAB)
+    assert driver.switch_to.active_element.tag_name == "mark"
+    tooltip = driver.find_element(By.ID, "tooltip")
+    assert tooltip.is_displayed()
+    first = want["edits"][0]
+    assert f'spun: "{first["spun"]}"' in tooltip.text
+    assert f'restored: "{first["restored"]}"' in tooltip.text
+    assert "confidence" in tooltip.text
+
+
+def test_script_in_the_input_shows_as_text_and_runs_nothing(page):
+    from selenium.webdriver.common.by import By
+
+    server, driver = page
+    hostile = (
+        "<script>window.pwned = 1</script><img src=x onerror='window.pwned = 2'> "
+        "The celebration ejects journalists."
+    )
+    submit(driver, hostile, keyboard=True)  # Ctrl+Enter
+    assert driver.execute_script("return window.pwned") is None
+    assert driver.find_elements(By.CSS_SELECTOR, "#output script, #output img") == []
+    assert shown_text(driver) == api_restore(server, hostile)["text"]
+    assert "<script>window.pwned = 1</script>" in shown_text(driver)
+
+
+def test_empty_input_asks_for_text(page):
+    from selenium.webdriver.common.by import By
+
+    _, driver = page
+    driver.find_element(By.ID, "restore").click()
+    assert "Paste or open some text first" in driver.find_element(By.ID, "status").text
+
+
+def test_opening_a_file_fills_the_text(page, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _, driver = page
+    path = tmp_path / "spun.txt"
+    path.write_text(SPUN, encoding="utf-8")
+    driver.find_element(By.ID, "file").send_keys(str(path))
+    WebDriverWait(driver, 10).until(
+        lambda d: d.find_element(By.ID, "input").get_attribute("value") == SPUN
+    )
+    assert driver.find_element(By.ID, "status").text == "Opened spun.txt."
+
+
+def test_api_docs_page_lists_the_endpoints(page):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    server, driver = page
+    driver.get(server.url + "/docs")
+    WebDriverWait(driver, 10).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "h2")) > 2)
+    titles = [h.text for h in driver.find_elements(By.CSS_SELECTOR, "h2")]
+    assert {"POST /v1/restore", "POST /v1/detect", "GET /healthz"} <= set(titles)
+
+
+def test_no_external_requests_in_the_page():
+    from importlib import resources
+
+    from restore.serve import STATIC_FILES
+
+    static = resources.files("restore").joinpath("static")
+    assert sorted(STATIC_FILES) == sorted(p.name for p in static.iterdir())
+    for name in STATIC_FILES:
+        text = static.joinpath(name).read_text(encoding="utf-8")
+        assert "http://" not in text and "https://" not in text and "//cdn" not in text
