@@ -338,11 +338,12 @@ def train(config: TaggerConfig, args: argparse.Namespace) -> dict[str, Any]:
             )
         if state["step"] % config.eval_steps == 0 or done:
             scores = evaluate(engine, valid_rows)
+            # Column names as in training.train's log, so scripts/compare_runs.py reads both.
             row = {
                 "step": state["step"],
-                "minutes": round(minutes, 2),
+                "seconds": round(minutes * 60, 1),
                 **{f"loss_{k}": round(v, 4) for k, v in running.items()},
-                **{k: round(v, 4) for k, v in scores.items()},
+                **{f"eval_{k}": round(v, 4) for k, v in scores.items()},
             }
             logger.info("eval %s", json.dumps(row))
             new = not log_path.exists()
