@@ -1,8 +1,9 @@
-"""Shared fixtures: a tiny random T5 model directory, built offline once per test run.
+"""Shared fixtures: tiny random T5 model directories, built offline once per test run.
 
-``tiny_model`` (text target format) and ``tiny_edits_model`` (edits format) are complete model
-directories (config + safetensors weights, generation config, fast tokenizer trained in a
-second on the fixture news text, restore.json) of a 2-layer, width-64 T5. Their outputs are
+``tiny_model`` (text target format), ``tiny_edits_model``, ``tiny_choices_model`` and
+``tiny_tags_model`` are complete model directories (config + safetensors weights, generation
+config, fast tokenizer trained in a second on the fixture news text, restore.json, and for the
+slot formats a candidate table) of a 2-layer, width-64 T5: one per format. Their outputs are
 random but deterministic; they exercise loading, batching, backends and the CLI. Tests that
 need particular outputs (edits at known places) use ``stub_restorer``, whose generator writes a
 function of each source.
@@ -20,6 +21,15 @@ from pathlib import Path
 import pytest
 
 DATA = Path(__file__).parent / "data" / "tiny_news.jsonl"
+# The slot-format fixtures' candidate table: words of the fixture news and made-up originals.
+TINY_TABLE = {
+    "said": (0.9, ["told", "stated", "noted"]),
+    "council": (0.8, ["board", "panel"]),
+    "plan": (0.7, ["scheme", "proposal"]),
+    "new": (0.6, ["fresh", "novel"]),
+    "members": (0.5, ["delegates"]),
+    "city": (0.9, ["town", "municipality"]),
+}
 
 
 def fixture_texts() -> list[str]:
@@ -80,9 +90,19 @@ def build_tiny_model(
     return out_dir
 
 
+def build_slot_model(out_dir: Path, tokenizer_dir: Path, target_format: str) -> Path:
+    """A tiny model of a slot format, with :data:`TINY_TABLE` as its candidate table."""
+    from restore.candidates import CANDIDATES_FILE, CandidateTable
+
+    build_tiny_model(out_dir, tokenizer_dir, target_format=target_format, max_source_tokens=192)
+    CandidateTable(TINY_TABLE).save(out_dir / CANDIDATES_FILE)
+    return out_dir
+
+
 # The test modules of the restore library; the fixtures below are theirs.
 RESTORE_TESTS = frozenset(
-    "test_api test_batch test_benchmark test_cli test_ctranslate2 test_ray test_restorer".split()
+    "test_api test_batch test_benchmark test_cli test_ctranslate2 test_formats test_golden "
+    "test_ray test_restorer".split()
 )
 
 
@@ -109,6 +129,29 @@ def tokenizer_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tokenizer")
     lines = [p for text in fixture_texts() for p in text.split("\n\n")]
     return train_tokenizer(lines, out, TokenizerConfig(vocab_size=400, extra_tokens=("⇒", "‖")))
+
+
+@pytest.fixture(scope="session")
+def slot_tokenizer_dir(tmp_path_factory) -> Path:
+    """A tokenizer that keeps every format mark (slots, choices, shares) one token."""
+    from restore.formats.marks import FORMAT_TOKENS
+    from training.tokenizer import TokenizerConfig, train_tokenizer
+
+    out = tmp_path_factory.mktemp("slot-tokenizer")
+    lines = [p for text in fixture_texts() for p in text.split("\n\n")]
+    return train_tokenizer(lines, out, TokenizerConfig(vocab_size=450, extra_tokens=FORMAT_TOKENS))
+
+
+@pytest.fixture(scope="session")
+def tiny_choices_model(tmp_path_factory, slot_tokenizer_dir) -> Path:
+    out = tmp_path_factory.mktemp("tiny-choices") / "model"
+    return build_slot_model(out, slot_tokenizer_dir, "choices")
+
+
+@pytest.fixture(scope="session")
+def tiny_tags_model(tmp_path_factory, slot_tokenizer_dir) -> Path:
+    out = tmp_path_factory.mktemp("tiny-tags") / "model"
+    return build_slot_model(out, slot_tokenizer_dir, "tags")
 
 
 @pytest.fixture(scope="session")
@@ -173,7 +216,8 @@ class StubGenerator:
 
 @pytest.fixture
 def stub_restorer(tiny_model):
-    """``stub_restorer(write, target_format="text", guard=None, **settings)`` builds a Restorer
+    """``stub_restorer(write, target_format="text", guard=None, candidates=None, **settings)``
+    builds a Restorer
     over the tiny model's tokenizer whose model writes ``write(unit_source)``."""
     from restore import Restorer
     from restore.format import load_settings
@@ -182,12 +226,25 @@ def stub_restorer(tiny_model):
     base = load_settings(tiny_model)
     tokenizer = load_tokenizer(tiny_model, load_decoding(tiny_model, base))
 
-    def build(write, *, target_format="text", guard=None, batch_size=8, prob=0.9, **settings):
+    def build(
+        write,
+        *,
+        target_format="text",
+        guard=None,
+        batch_size=8,
+        prob=0.9,
+        candidates=None,
+        **settings,
+    ):
         model_settings = dataclasses.replace(base, target_format=target_format, **settings)
         generator = StubGenerator(tokenizer, write, prefix=model_settings.prefix, prob=prob)
-        restorer = Restorer(
-            generator, tokenizer, model_settings, guard=guard, batch_size=batch_size
+        return Restorer(
+            generator,
+            tokenizer,
+            model_settings,
+            guard=guard,
+            batch_size=batch_size,
+            candidates=candidates,
         )
-        return restorer
 
     return build
