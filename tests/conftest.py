@@ -37,6 +37,20 @@ def fixture_texts() -> list[str]:
         return [json.loads(line)["text"] for line in fh if line.strip()]
 
 
+def assert_in_place(text: str, result) -> None:
+    """``result`` (a Restoration of ``text``) is ``text`` with its edits made and nothing else
+    changed, and its unit reports cover ``text`` in order."""
+    parts, pos = [], 0
+    for edit in result.edits:
+        assert pos <= edit.start <= edit.end and text[edit.start : edit.end] == edit.spun, edit
+        assert 0.0 <= edit.confidence <= 1.0, edit
+        parts += [text[pos : edit.start], edit.restored]
+        pos = edit.end
+    assert "".join([*parts, text[pos:]]) == result.text
+    ends = [0] + [u.end for u in result.units]
+    assert all(a <= u.start < u.end <= len(text) for a, u in zip(ends, result.units))
+
+
 def build_tiny_model(
     out_dir: Path,
     tokenizer_dir: Path,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import TINY_TABLE, fixture_texts
+from conftest import TINY_TABLE, assert_in_place, fixture_texts
 
 from restore import BackendError, Restorer
 from restore.backends import Generator, Tagger, TorchGenerator
@@ -73,13 +73,7 @@ def test_a_tiny_model_of_every_format_restores_in_place(request, name):
     assert type(restorer.format) is get_format(name)
     results = [restorer.restore_detailed(p) for p in PARAGRAPHS]
     for paragraph, result in zip(PARAGRAPHS, results):
-        parts, pos = [], 0
-        for edit in result.edits:
-            assert paragraph[edit.start : edit.end] == edit.spun
-            assert 0.0 <= edit.confidence <= 1.0
-            parts += [paragraph[pos : edit.start], edit.restored]
-            pos = edit.end
-        assert "".join([*parts, paragraph[pos:]]) == result.text
+        assert_in_place(paragraph, result)
         assert result.units and all(u.status != "skipped" for u in result.units)
     # Deterministic, and batching changes nothing.
     assert restorer.restore_batch(PARAGRAPHS) == [r.text for r in results]
