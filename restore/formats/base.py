@@ -16,16 +16,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from restore.align import Change
 from restore.backends import Generation, Generator
 from restore.candidates import CANDIDATES_FILE, CandidateTable
 from restore.errors import ModelFormatError
+from restore.format import ModelSettings
 from restore.text import normalize
-
-if TYPE_CHECKING:
-    from restore.format import ModelSettings
 
 TokenId = Callable[[str], "int | None"]
 Region = list[tuple[int, int]]

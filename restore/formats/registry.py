@@ -14,21 +14,19 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from typing import TYPE_CHECKING
 
 from restore.errors import ModelFormatError
 
-if TYPE_CHECKING:
-    from restore.formats.base import Format
-
-_FORMATS: dict[str, type[Format]] = {}
+# Name -> subclass of restore.formats.base.Format (not imported here: the format modules import
+# this one, and restore.format's settings check names through it).
+_FORMATS: dict[str, type] = {}
 _discovered = False
 
 
 def register(name: str):
     """Class decorator: make a Format subclass loadable as ``target_format: name``."""
 
-    def add(cls: type[Format]) -> type[Format]:
+    def add(cls: type) -> type:
         if _FORMATS.get(name, cls) is not cls:
             raise ValueError(f"format {name!r} is already registered by {_FORMATS[name]!r}")
         cls.name = name
@@ -38,7 +36,7 @@ def register(name: str):
     return add
 
 
-def get_format(name: str) -> type[Format]:
+def get_format(name: str) -> type:
     """The format class registered as ``name``; raises ModelFormatError for an unknown name."""
     _discover()
     try:
