@@ -67,16 +67,13 @@ class TagsFormat(SlotFormat):
         return runtime.tag(batch, slot_ids, choice_ids)
 
     def _mark_ids(self, token_id: TokenId) -> tuple[list[int], list[int]]:
-        """The ids of the slot marks and of the choices this model may pick."""
+        """The ids of the slot marks and of the choices this model may pick (``⟨0⟩`` to
+        ``⟨choices⟩``): the one lookup of them, for inference and training alike."""
         slots = [token_id(t) for t in SLOT_TOKENS]
-        choices = [token_id(t) for t in self._choice_tokens]
+        choices = [token_id(t) for t in CHOICE_TOKENS[: self.settings.choices + 1]]
         if None in slots or None in choices:
             raise ModelFormatError("the tokenizer lacks the tags format's marks")
         return slots, choices
-
-    @property
-    def _choice_tokens(self) -> tuple[str, ...]:
-        return CHOICE_TOKENS[: self.settings.choices + 1]
 
     # -- training ------------------------------------------------------------------------------
 
@@ -84,11 +81,11 @@ class TagsFormat(SlotFormat):
         self, sources: list[list[int]], targets: list[str], tokenizer
     ) -> dict[str, list[list[int]]]:
         """The decoder reads the source; labels are IGNORE but at slot marks: their choice."""
-        slots = {tokenizer.convert_tokens_to_ids(t): i for i, t in enumerate(SLOT_TOKENS, 1)}
-        choices = {t: tokenizer.convert_tokens_to_ids(t) for t in CHOICE_TOKENS}
+        slot_ids, choice_ids = self._mark_ids(tokenizer.convert_tokens_to_ids)
+        slots = {token: i for i, token in enumerate(slot_ids, 1)}
         labels = []
         for ids, target in zip(sources, targets):
-            picked = {int(slot): choices[f"⟨{j}⟩"] for slot, j in CHOICE_RE.findall(target)}
+            picked = {int(slot): choice_ids[int(j)] for slot, j in CHOICE_RE.findall(target)}
             labels.append([picked.get(slots.get(token, 0), IGNORE) for token in ids])
         return {"labels": labels, "decoder_input_ids": [list(ids) for ids in sources]}
 
@@ -119,7 +116,7 @@ class TagsFormat(SlotFormat):
 
     def preprocess_logits(self, tokenizer) -> Callable:
         """The likeliest choice id at each position, so evaluation keeps ids, not logits."""
-        choice_ids = tokenizer.convert_tokens_to_ids(list(self._choice_tokens))
+        choice_ids = self._mark_ids(tokenizer.convert_tokens_to_ids)[1]
 
         def best(logits, labels):
             import torch
