@@ -1,8 +1,9 @@
 """Typed configuration: frozen dataclasses built from YAML plus ``--set key=value`` overrides.
 
-Every stage owns one frozen dataclass; ``ExperimentConfig`` nests them and YAML sections mirror
-the nesting. Unknown keys and wrong types raise :class:`ConfigError` naming the dotted path.
-Precedence is CLI > YAML > defaults.
+Every stage has one frozen dataclass, defined here; ``ExperimentConfig`` nests them and YAML
+sections mirror the nesting. Unknown keys and wrong types raise :class:`ConfigError` naming the
+dotted path. Precedence is CLI > YAML > defaults. This module imports no stage: the stages
+import it (at the top, with real types), so reading a YAML file loads no stage's libraries.
 
 >>> cfg = build_config(ExperimentConfig, {"spinner": {"rate": 0.5}}, ["seed=7"])
 >>> cfg.spinner.rate, cfg.seed
