@@ -127,6 +127,12 @@ def test_a_tags_model_asks_for_a_tagger(tiny_tags_model, stub_restorer, tmp_path
     assert issubclass(TorchGenerator, Tagger) and issubclass(TorchGenerator, Generator)
 
 
+def test_a_choices_model_is_generated_so_ctranslate2_may_run_it(tiny_choices_model):
+    # Not refused for its format: it only lacks an export.
+    with pytest.raises(BackendError, match="no CTranslate2 export"):
+        Restorer.from_pretrained(tiny_choices_model, backend="ctranslate2")
+
+
 def test_tags_labels_sit_on_slot_marks_only(slot_tokenizer_dir):
     from training.tokenizer import load_tokenizer
 
