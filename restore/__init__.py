@@ -1,8 +1,9 @@
 """restore: undo article spinning.
 
 >>> from restore import Restorer
->>> Restorer.from_pretrained("default").restore("The council ejected the plan.")
-'The council approved the plan.'
+>>> restorer = Restorer.from_pretrained("default")
+>>> restorer.restore("Functionaries in Redvale announced new water confinements on Friday.")
+'Officials in Redvale announced new water restrictions on Friday.'
 
 Importing the package defines names only: the Restorer and the heavy libraries behind it
 (torch, transformers, ctranslate2) load on first use.

@@ -1,16 +1,29 @@
-"""Generators: the one seam between the Restorer and a model runtime.
+"""Backends: the one seam between the Restorer and a model runtime, by capability.
 
-A generator turns a batch of source token-id lists (each ending with the end token) into one
-:class:`Generation` per source, in order: the generated ids, the log-probability of each, and
-whether the end token was reached. Three runtimes implement it:
+A backend turns a batch of source token-id lists (each ending with the end token) into one
+:class:`Generation` per source, in order: the output ids, the log-probability of each, and
+whether the end token was reached. What it can do is declared by the protocols it satisfies,
+kept apart as CTranslate2 keeps its Translator and Encoder apart:
 
-* ``"torch"``: transformers ``generate`` in float32;
+* :class:`Generator`: ``generate`` writes an output token by token;
+* :class:`Tagger`: ``tag`` reads the source in one forward pass and picks a choice at each slot
+  mark.
+
+A format names the protocol that runs it (``Format.runtime``), and :func:`build_backend` picks,
+among the classes registered under a backend name, one that satisfies it, or refuses. Names:
+
+* ``"torch"``: transformers in float32 (a Generator and a Tagger);
 * ``"torch-int8"``: the same with torch's dynamic int8 quantisation of the Linear layers;
-* ``"ctranslate2"``: a CTranslate2 export of the model (``restore export-ct2``), int8 by default.
+* ``"ctranslate2"``: a CTranslate2 export of the model (``restore export-ct2``), int8 by default
+  (a Generator only).
 
-Tests and other runtimes can pass any object with a ``generate`` method of this shape to
-:class:`restore.Restorer`. Models of the ``tags`` format are not generated from but read in one
-forward pass (:meth:`TorchGenerator.tag`), which only the torch runtimes do.
+Tests and other runtimes can pass any object that satisfies the format's protocol to
+:class:`restore.Restorer`.
+
+>>> backend_class("ctranslate2", Tagger) is None
+True
+>>> backend_class("torch", Tagger).__name__
+'TorchGenerator'
 """
 
 from __future__ import annotations
@@ -23,14 +36,12 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from restore.errors import BackendError, ModelNotFoundError
 from restore.loading import CT2_SUBDIR, DecodingSettings
 
 logger = logging.getLogger(__name__)
-
-BACKENDS = ("torch", "torch-int8", "ctranslate2")
 
 
 @dataclass(frozen=True)
@@ -50,10 +61,22 @@ class Generation:
     spin_probs: tuple[float, ...] = ()
 
 
+@runtime_checkable
 class Generator(Protocol):
-    """What the Restorer needs from a model runtime."""
+    """A backend that writes each output token by token."""
 
     def generate(self, batch: Sequence[Sequence[int]]) -> list[Generation]: ...
+
+
+@runtime_checkable
+class Tagger(Protocol):
+    """A backend that reads each source in one forward pass and, at every position holding one
+    of ``slot_ids``, picks the likeliest of ``choice_ids``: the output is ``slot, choice`` per
+    slot mark, the mark scored 0 and the choice by its log-probability among ``choice_ids``."""
+
+    def tag(
+        self, batch: Sequence[Sequence[int]], slot_ids: Sequence[int], choice_ids: Sequence[int]
+    ) -> list[Generation]: ...
 
 
 def default_threads() -> int:
@@ -64,17 +87,49 @@ def default_threads() -> int:
         return os.cpu_count() or 1
 
 
-def build_generator(
-    backend: str, model_dir: Path, decoding: DecodingSettings, *, threads: int | None = None
-) -> Generator:
-    """Load the model in ``model_dir`` for ``backend`` (one of :data:`BACKENDS`)."""
-    if backend in ("torch", "torch-int8"):
-        return TorchGenerator.load(
-            model_dir, decoding, quantize=backend == "torch-int8", threads=threads
+# Backend name -> the classes that answer to it, each with the options its ``load`` takes.
+_BACKENDS: dict[str, list[tuple[type, dict[str, Any]]]] = {}
+
+
+def register_backend(name: str, cls: type, **options: Any) -> None:
+    """Make ``cls.load(model_dir, decoding, threads=..., **options)`` answer to ``name``."""
+    _BACKENDS.setdefault(name, []).append((cls, options))
+
+
+def backend_names() -> tuple[str, ...]:
+    return tuple(_BACKENDS)
+
+
+def backend_class(backend: str, runtime: type = Generator) -> type | None:
+    """The first class registered as ``backend`` that satisfies ``runtime``, or None."""
+    if backend not in _BACKENDS:
+        raise BackendError(
+            f"unknown backend {backend!r}; choose one of {', '.join(backend_names())}"
         )
-    if backend == "ctranslate2":
-        return CTranslate2Generator.load(model_dir, decoding, threads=threads)
-    raise BackendError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    return next((cls for cls, _ in _BACKENDS[backend] if issubclass(cls, runtime)), None)
+
+
+def build_backend(
+    backend: str,
+    model_dir: Path,
+    decoding: DecodingSettings,
+    *,
+    runtime: type = Generator,
+    threads: int | None = None,
+):
+    """Load the model in ``model_dir`` with a class of ``backend`` that satisfies ``runtime``.
+
+    Raises BackendError for an unknown backend, and for one with no class of that kind.
+    """
+    cls = backend_class(backend, runtime)
+    if cls is None:
+        able = [name for name in backend_names() if backend_class(name, runtime) is not None]
+        raise BackendError(
+            f"the {backend} backend has no {runtime.__name__} ({model_dir} needs one): "
+            f"use one of {', '.join(able)}"
+        )
+    options = next(o for c, o in _BACKENDS[backend] if c is cls)
+    return cls.load(model_dir, decoding, threads=threads, **options)
 
 
 class TorchGenerator:
@@ -348,3 +403,8 @@ def _quantize_dynamic(model):
             )
         except (AttributeError, RuntimeError) as err:
             raise BackendError(f"torch dynamic int8 quantisation failed: {err}") from err
+
+
+register_backend("torch", TorchGenerator)
+register_backend("torch-int8", TorchGenerator, quantize=True)
+register_backend("ctranslate2", CTranslate2Generator)

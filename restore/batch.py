@@ -12,9 +12,10 @@ Restorer's read-ahead windows, so the resumed run batches the same units togethe
 uninterrupted one would; with deterministic decoding, a job killed at any point (SIGKILL
 included) and resumed writes the same bytes as one uninterrupted run.
 
->>> summary = run_batch(restorer, "in.jsonl", "out.jsonl", field="text")
->>> summary.rows, summary.errors
-(998, 2)
+For example, over a file of 1,000 lines of which two are malformed::
+
+    summary = run_batch(restorer, "in.jsonl", "out.jsonl", field="text")
+    summary.rows, summary.errors  # (998, 2)
 """
 
 from __future__ import annotations

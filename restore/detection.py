@@ -33,14 +33,12 @@ from restore.text import normalize, tokenize
 logger = logging.getLogger(__name__)
 
 CALIBRATION_FILE = "detection.json"
-# Target formats whose models judge words as spun or not (restore.restorer.Restorer._word_spin).
-DETECTING_FORMATS = ("tags",)
 CALIBRATION_VERSION = 1
 FEATURES = ("mean", "max", "log1p_sum")
 
 
 class DetectionUnavailable(ValueError):
-    """The model gives no word spin probabilities (its format is not in DETECTING_FORMATS)."""
+    """The model gives no word spin probabilities (its format does not judge words)."""
 
 
 class CalibrationError(ValueError):

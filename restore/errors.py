@@ -17,3 +17,7 @@ class BackendError(RestoreError):
 
 class InputError(RestoreError, ValueError):
     """Input the job cannot read: a missing file, invalid UTF-8, binary data, a wrong field."""
+
+
+class ModelFormatError(ValueError):
+    """A model directory's settings are missing, invalid, or from a newer format version."""

@@ -6,8 +6,10 @@ The export directory holds CTranslate2's ``model.bin``, ``config.json`` and
 ``Restorer.from_pretrained(out_dir, backend="ctranslate2")``. Exporting into
 ``MODEL_DIR/ctranslate2`` lets the model directory itself load with that backend.
 
->>> export_ctranslate2("runs/tiny/model", "runs/tiny/model/ctranslate2")
-PosixPath('runs/tiny/model/ctranslate2')
+Only formats that a :class:`restore.backends.Generator` runs can be exported; a format read in
+one forward pass (a Tagger's) is refused. For example::
+
+    export_ctranslate2("runs/tiny/model", "runs/tiny/model/ctranslate2")  # -> that path
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ import logging
 import shutil
 from pathlib import Path
 
+from restore.backends import CTranslate2Generator
 from restore.candidates import CANDIDATES_FILE
 from restore.errors import BackendError, ModelNotFoundError
 from restore.format import SETTINGS_FILE, load_settings
+from restore.formats import get_format
 from restore.loading import GENERATION_FILE, TOKENIZER_FILE
 
 logger = logging.getLogger(__name__)
@@ -58,10 +62,12 @@ def export_ctranslate2(
     if not (src / "config.json").is_file():
         raise ModelNotFoundError(f"{src} holds no transformers model (no config.json)")
     settings = load_settings(src)  # refuse a directory that is not a restore model
-    if settings.target_format == "tags":
+    model_format = get_format(settings.target_format)
+    if not model_format.runs_on(CTranslate2Generator):
         raise BackendError(
-            f"{src} is a tags-format model, read in one forward pass: CTranslate2 only "
-            "generates, so it has no export (use the torch or torch-int8 backend)"
+            f"{src} is a {model_format.name}-format model, which needs a "
+            f"{model_format.runtime.__name__} backend: CTranslate2 only generates, so it has "
+            "no export (use the torch or torch-int8 backend)"
         )
     # Without the tokenizer next to the weights, the converter silently writes a default
     # vocabulary.

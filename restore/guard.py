@@ -6,6 +6,9 @@ these expectations is more likely a model error than a restoration, so the Resto
 input unit and reports why. Thresholds live in :class:`restore.format.GuardSettings`
 (``restore.json``) and can be overridden when loading a model.
 
+The guard also makes the Restorer's other decisions about a unit: :func:`judge` gives its
+status before edits are made, :func:`withhold` drops edits less sure than the threshold.
+
 >>> from restore.format import GuardSettings
 >>> check("He paid 40 dollars.", "He paid 14 dollars.", confidence=0.9, guard=GuardSettings())
 ('number_changed',)
@@ -13,10 +16,21 @@ input unit and reports why. Thresholds live in :class:`restore.format.GuardSetti
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
 
 from restore.format import GuardSettings
 from restore.text import Token, is_mid_sentence_capital, tokenize
+
+RESTORED = "restored"  # the unit's restoration was accepted (it has edits)
+UNCHANGED = "unchanged"  # the model left the unit's words as they were
+REJECTED = "rejected"  # the guard kept the input; ``reasons`` says why
+SKIPPED = "skipped"  # the unit was not sent to the model (or not aligned); ``reasons`` says why
+SOURCE_TOO_LONG = "source_too_long"
+TOKEN_MISMATCH = "token_mismatch"
+UNREPRESENTABLE = "unrepresentable"  # the tokenizer does not round-trip the unit
 
 NUMBER_CHANGED = "number_changed"
 NAME_CHANGED = "name_changed"
@@ -65,6 +79,73 @@ def check(
     if not finished:
         reasons.append(UNFINISHED)
     return tuple(reasons)
+
+
+def judge(
+    source: str,
+    restored: str,
+    changes: Sequence | None,
+    *,
+    confidence: float,
+    guard: GuardSettings,
+    finished: bool = True,
+    failed_items: int = 0,
+) -> tuple[str, tuple[str, ...]] | None:
+    """The status and reasons of a unit whose output gave ``restored`` and aligned to
+    ``changes`` (None: not aligned), or None when its edits are to be made.
+
+    >>> judge("A b.", "A b.", [], confidence=0.9, guard=GuardSettings())
+    ('unchanged', ())
+    """
+    if changes is None:
+        return SKIPPED, (TOKEN_MISMATCH,)
+    if not changes:
+        return UNCHANGED, ()
+    reasons = check(
+        source,
+        restored,
+        confidence=confidence,
+        guard=guard,
+        finished=finished,
+        failed_items=failed_items,
+    )
+    return (REJECTED, reasons) if reasons else None
+
+
+Confident = TypeVar("Confident")
+
+
+def withhold(
+    edits: Sequence[Confident], guard: GuardSettings
+) -> tuple[tuple[Confident, ...], str, tuple[str, ...]]:
+    """The edits (anything with a ``confidence``) sure enough to make, the unit's status and
+    its reasons (:data:`LOW_EDIT_CONFIDENCE` when some were withheld)."""
+    kept = tuple(e for e in edits if e.confidence >= guard.min_edit_confidence)
+    reasons = (LOW_EDIT_CONFIDENCE,) if len(kept) < len(edits) else ()
+    return kept, RESTORED if kept else UNCHANGED, reasons
+
+
+def resolve_guard(
+    base: GuardSettings, override: GuardSettings | Mapping[str, Any] | None
+) -> GuardSettings:
+    """``base`` with ``override`` applied (a whole GuardSettings, or the fields to change);
+    raises ValueError for unknown fields or thresholds out of range."""
+    if override is None:
+        result = base
+    elif isinstance(override, GuardSettings):
+        result = override
+    else:
+        try:
+            result = dataclasses.replace(base, **dict(override))
+        except TypeError as err:
+            raise ValueError(f"unknown guard setting: {err}") from err
+    if not 0.0 <= result.min_confidence <= 1.0:
+        raise ValueError("guard min_confidence must lie in [0, 1]")
+    if not 0.0 <= result.min_edit_confidence <= 1.0:
+        raise ValueError("guard min_edit_confidence must lie in [0, 1]")
+    if result.max_length_ratio < 1.0:
+        raise ValueError("guard max_length_ratio must be at least 1")
+    return result
 
 
 def _numbers(tokens: list[Token]) -> Counter[str]:

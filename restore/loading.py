@@ -5,10 +5,11 @@ A model directory (see ``restore.format``) holds the weights, ``tokenizer.json``
 directory and reads the parts every backend needs, without importing torch or transformers:
 the tokenizer is read with the ``tokenizers`` library and the decoding settings as JSON.
 
->>> model_dir = resolve_model("runs/tiny/model")
+>>> from restore.format import load_settings
+>>> model_dir = resolve_model("default")  # or a directory, or a Hub name
 >>> decoding = load_decoding(model_dir, load_settings(model_dir))
->>> decoding.num_beams, decoding.eos_token_id
-(1, 1)
+>>> decoding.num_beams, decoding.max_new_tokens, decoding.eos_token_id
+(1, 64, 1)
 """
 
 from __future__ import annotations

@@ -10,8 +10,10 @@ Actors reserve a fraction of a CPU (0.5 by default) and set their thread count e
 2-CPU machine, two actors with a whole CPU each would take every CPU and the read task would
 wait forever.
 
->>> job = RayJob(model="runs/tiny/model", actors=2)
->>> run_ray_batch(job, "data/in.jsonl", "data/out")        # local Ray, or RAY_ADDRESS
+For example::
+
+    job = RayJob(model="runs/tiny/model", actors=2)
+    run_ray_batch(job, "data/in.jsonl", "data/out")        # local Ray, or RAY_ADDRESS
 """
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 # Combining marks count as word characters so that "e" + U+0301 tokenises like its NFC form "é".
@@ -64,6 +63,16 @@ def tokenize(text: str) -> list[Token]:
         Token(m.start(), m.end(), m.group(), m.lastgroup or "other")
         for m in _TOKEN_RE.finditer(text)
     ]
+
+
+def span_text(text: str, tokens: list[Token], i1: int, i2: int) -> str:
+    """The text from the start of ``tokens[i1]`` to the end of ``tokens[i2 - 1]`` ("" if none).
+
+    >>> text = "a  b, c"
+    >>> span_text(text, tokenize(text), 1, 3)
+    'b,'
+    """
+    return text[tokens[i1].start : tokens[i2 - 1].end] if i2 > i1 else ""
 
 
 def is_mid_sentence_capital(tokens: list[Token], i: int) -> bool:
@@ -134,12 +143,6 @@ def segment(text: str, *, max_words: int = 48, by: str = "passage") -> list[tupl
         ]
         units.extend(pieces if by == "sentence" else _pack(text, pieces, max_words))
     return units
-
-
-def iter_units(text: str, *, max_words: int = 48, by: str = "passage") -> Iterator[str]:
-    """The text of each unit from :func:`segment`, normalised for the model."""
-    for start, end in segment(text, max_words=max_words, by=by):
-        yield normalize(text[start:end])
 
 
 def count_words(text: str) -> int:

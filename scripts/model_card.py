@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 
-from training.train import add_test_results
+from training.card import add_test_results
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,9 @@
-"""Shared fixtures: a tiny random T5 model directory, built offline once per test run.
+"""Shared fixtures: tiny random T5 model directories, built offline once per test run.
 
-``tiny_model`` (text target format) and ``tiny_edits_model`` (edits format) are complete model
-directories (config + safetensors weights, generation config, fast tokenizer trained in a
-second on the fixture news text, restore.json) of a 2-layer, width-64 T5. Their outputs are
+``tiny_model`` (text target format), ``tiny_edits_model``, ``tiny_choices_model`` and
+``tiny_tags_model`` are complete model directories (config + safetensors weights, generation
+config, fast tokenizer trained in a second on the fixture news text, restore.json, and for the
+slot formats a candidate table) of a 2-layer, width-64 T5: one per format. Their outputs are
 random but deterministic; they exercise loading, batching, backends and the CLI. Tests that
 need particular outputs (edits at known places) use ``stub_restorer``, whose generator writes a
 function of each source.
@@ -20,11 +21,34 @@ from pathlib import Path
 import pytest
 
 DATA = Path(__file__).parent / "data" / "tiny_news.jsonl"
+# The slot-format fixtures' candidate table: words of the fixture news and made-up originals.
+TINY_TABLE = {
+    "said": (0.9, ["told", "stated", "noted"]),
+    "council": (0.8, ["board", "panel"]),
+    "plan": (0.7, ["scheme", "proposal"]),
+    "new": (0.6, ["fresh", "novel"]),
+    "members": (0.5, ["delegates"]),
+    "city": (0.9, ["town", "municipality"]),
+}
 
 
 def fixture_texts() -> list[str]:
     with open(DATA, encoding="utf-8") as fh:
         return [json.loads(line)["text"] for line in fh if line.strip()]
+
+
+def assert_in_place(text: str, result) -> None:
+    """``result`` (a Restoration of ``text``) is ``text`` with its edits made and nothing else
+    changed, and its unit reports cover ``text`` in order."""
+    parts, pos = [], 0
+    for edit in result.edits:
+        assert pos <= edit.start <= edit.end and text[edit.start : edit.end] == edit.spun, edit
+        assert 0.0 <= edit.confidence <= 1.0, edit
+        parts += [text[pos : edit.start], edit.restored]
+        pos = edit.end
+    assert "".join([*parts, text[pos:]]) == result.text
+    ends = [0] + [u.end for u in result.units]
+    assert all(a <= u.start < u.end <= len(text) for a, u in zip(ends, result.units))
 
 
 def build_tiny_model(
@@ -80,10 +104,19 @@ def build_tiny_model(
     return out_dir
 
 
+def build_slot_model(out_dir: Path, tokenizer_dir: Path, target_format: str) -> Path:
+    """A tiny model of a slot format, with :data:`TINY_TABLE` as its candidate table."""
+    from restore.candidates import CANDIDATES_FILE, CandidateTable
+
+    build_tiny_model(out_dir, tokenizer_dir, target_format=target_format, max_source_tokens=192)
+    CandidateTable(TINY_TABLE).save(out_dir / CANDIDATES_FILE)
+    return out_dir
+
+
 # The test modules of the restore library; the fixtures below are theirs.
 RESTORE_TESTS = frozenset(
-    "test_api test_batch test_benchmark test_cli test_ctranslate2 test_ray test_restorer "
-    "test_detection test_serve test_browser".split()
+    "test_api test_batch test_benchmark test_cli test_ctranslate2 test_formats test_golden "
+    "test_ray test_restorer test_detection test_serve test_browser".split()
 )
 
 
@@ -110,6 +143,29 @@ def tokenizer_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tokenizer")
     lines = [p for text in fixture_texts() for p in text.split("\n\n")]
     return train_tokenizer(lines, out, TokenizerConfig(vocab_size=400, extra_tokens=("⇒", "‖")))
+
+
+@pytest.fixture(scope="session")
+def slot_tokenizer_dir(tmp_path_factory) -> Path:
+    """A tokenizer that keeps every format mark (slots, choices, shares) one token."""
+    from restore.formats.marks import FORMAT_TOKENS
+    from training.tokenizer import TokenizerConfig, train_tokenizer
+
+    out = tmp_path_factory.mktemp("slot-tokenizer")
+    lines = [p for text in fixture_texts() for p in text.split("\n\n")]
+    return train_tokenizer(lines, out, TokenizerConfig(vocab_size=450, extra_tokens=FORMAT_TOKENS))
+
+
+@pytest.fixture(scope="session")
+def tiny_choices_model(tmp_path_factory, slot_tokenizer_dir) -> Path:
+    out = tmp_path_factory.mktemp("tiny-choices") / "model"
+    return build_slot_model(out, slot_tokenizer_dir, "choices")
+
+
+@pytest.fixture(scope="session")
+def tiny_tags_model(tmp_path_factory, slot_tokenizer_dir) -> Path:
+    out = tmp_path_factory.mktemp("tiny-tags") / "model"
+    return build_slot_model(out, slot_tokenizer_dir, "tags")
 
 
 @pytest.fixture(scope="session")
@@ -174,7 +230,8 @@ class StubGenerator:
 
 @pytest.fixture
 def stub_restorer(tiny_model):
-    """``stub_restorer(write, target_format="text", guard=None, **settings)`` builds a Restorer
+    """``stub_restorer(write, target_format="text", guard=None, candidates=None, **settings)``
+    builds a Restorer
     over the tiny model's tokenizer whose model writes ``write(unit_source)``."""
     from restore import Restorer
     from restore.format import load_settings
@@ -183,13 +240,26 @@ def stub_restorer(tiny_model):
     base = load_settings(tiny_model)
     tokenizer = load_tokenizer(tiny_model, load_decoding(tiny_model, base))
 
-    def build(write, *, target_format="text", guard=None, batch_size=8, prob=0.9, **settings):
+    def build(
+        write,
+        *,
+        target_format="text",
+        guard=None,
+        batch_size=8,
+        prob=0.9,
+        candidates=None,
+        **settings,
+    ):
         model_settings = dataclasses.replace(base, target_format=target_format, **settings)
         generator = StubGenerator(tokenizer, write, prefix=model_settings.prefix, prob=prob)
-        restorer = Restorer(
-            generator, tokenizer, model_settings, guard=guard, batch_size=batch_size
+        return Restorer(
+            generator,
+            tokenizer,
+            model_settings,
+            guard=guard,
+            batch_size=batch_size,
+            candidates=candidates,
         )
-        return restorer
 
     return build
 
@@ -205,19 +275,14 @@ TAGS_TABLE = {
 
 
 @pytest.fixture(scope="session")
-def tiny_tags_model(tmp_path_factory) -> Path:
-    """A tags-format model directory (the shipped default's format) with a small candidate
-    table (``TAGS_TABLE``) and a tokenizer that holds the format's marks. Read-only."""
+def tiny_detect_model(tmp_path_factory, slot_tokenizer_dir) -> Path:
+    """A tags-format model directory (the shipped default's format) whose candidate table
+    (``TAGS_TABLE``) holds words the detection tests spin. Read-only."""
     from restore.candidates import CANDIDATES_FILE, CandidateTable
-    from restore.format import format_marks
-    from training.tokenizer import TokenizerConfig, train_tokenizer
 
-    root = tmp_path_factory.mktemp("tiny-tags")
-    lines = [p for text in fixture_texts() for p in text.split("\n\n")]
-    config = TokenizerConfig(vocab_size=400, extra_tokens=format_marks("tags"))
-    tokenizer = train_tokenizer(lines, root / "tokenizer", config)
+    root = tmp_path_factory.mktemp("tiny-detect")
     model_dir = build_tiny_model(
-        root / "model", tokenizer, target_format="tags", slots=8, choices=2, seed=1
+        root / "model", slot_tokenizer_dir, target_format="tags", slots=8, choices=2, seed=1
     )
     CandidateTable(TAGS_TABLE).save(model_dir / CANDIDATES_FILE)
     return model_dir

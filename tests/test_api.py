@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import assert_in_place
 
 import restore
 from restore import BackendError, ModelNotFoundError, Restorer
@@ -146,5 +147,6 @@ def test_torch_int8_backend_runs(tiny_model):
     restorer = Restorer.from_pretrained(tiny_model, backend="torch-int8", threads=1)
     text = "The big dog barked.\n\nA quick cat ran home."
     result = restorer.restore_detailed(text)
-    assert isinstance(result.text, str) and len(result.units) == 2
+    assert_in_place(text, result)
+    assert [(u.start, u.end) for u in result.units] == [(0, 19), (21, 42)]
     assert restorer.restore_detailed(text) == result

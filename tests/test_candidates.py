@@ -1,15 +1,10 @@
 import pytest
 
 from restore.candidates import CandidateTable, match_case
-from restore.format import (
-    ModelFormatError,
-    ModelSettings,
-    apply_target,
-    encode_source,
-    load_candidates,
-    make_target,
-    save_settings,
-)
+from restore.format import ModelFormatError, ModelSettings, save_settings
+from restore.formats.choices import ChoicesFormat
+from restore.formats.edits import EditsFormat
+from restore.formats.tags import TagsFormat
 
 TABLE = CandidateTable(
     {
@@ -19,7 +14,8 @@ TABLE = CandidateTable(
         "means": (0.4, ["ways"]),
     }
 )
-CHOICES = ModelSettings(target_format="choices", choices=2)
+CHOICES_SETTINGS = ModelSettings(target_format="choices", choices=2)
+CHOICES = ChoicesFormat(CHOICES_SETTINGS, TABLE)
 
 
 def spans(text, table=TABLE, limit=None):
@@ -46,36 +42,36 @@ def test_match_case_follows_the_spun_word():
 def test_choices_round_trip_restores_the_original():
     spun = "Throng: she ejects the throng  by means of force."
     original = "Crowd: she greets the crowd  by force."
-    source = encode_source(spun, CHOICES, TABLE)
+    source = CHOICES.encode_source(spun)
     # Only ``choices`` candidates are shown, each mark glued to the text before it.
     assert source == (
         "Throng⟦1⟧⟨1⟩ crowd: she ejects⟦2⟧⟨1⟩ greets⟨2⟩ expels the throng⟦3⟧⟨1⟩ crowd "
         "by means of⟦4⟧⟨1⟩ by force."
     )
-    target = make_target(spun, original, CHOICES, TABLE)
+    target = CHOICES.make_target(spun, original)
     assert target == "⟦1⟧⟨1⟩⟦2⟧⟨1⟩⟦3⟧⟨1⟩⟦4⟧⟨1⟩"
-    applied = apply_target(spun, target, CHOICES, TABLE)
+    applied = CHOICES.apply_target(spun, target)
     assert applied.text == "Crowd: she greets the crowd by force."  # normalised spacing
     assert applied.failed_items == 0 and len(applied.placed) == 4
 
 
 def test_choices_keep_words_that_are_not_spun_or_not_restorable():
     # "ousts" is the third candidate, which these settings do not show: the target keeps it.
-    assert make_target("She ejects them.", "She ousts them.", CHOICES, TABLE) == "⟦1⟧⟨0⟩"
-    assert make_target("No table words.", "No table words.", CHOICES, TABLE) == ""
-    assert apply_target("She ejects them.", "⟦1⟧⟨0⟩", CHOICES, TABLE).text == "She ejects them."
+    assert CHOICES.make_target("She ejects them.", "She ousts them.") == "⟦1⟧⟨0⟩"
+    assert CHOICES.make_target("No table words.", "No table words.") == ""
+    assert CHOICES.apply_target("She ejects them.", "⟦1⟧⟨0⟩").text == "She ejects them."
 
 
 @pytest.mark.parametrize("output", ["⟦2⟧⟨1⟩", "⟦1⟧⟨2⟩⟦1⟧⟨1⟩", "⟦1⟧"])
 def test_choices_outputs_naming_missing_slots_or_choices_are_skipped(output):
-    applied = apply_target("She ejects them.", output, CHOICES, TABLE)
+    applied = CHOICES.apply_target("She ejects them.", output)
     expected = "She expels them." if output.startswith("⟦1⟧⟨2⟩") else "She ejects them."
     assert applied.text == expected
     assert applied.failed_items == (0 if output == "⟦1⟧" else 1)
 
 
 def test_choices_past_a_slots_candidates_keep_the_word():
-    applied = apply_target("She ejects them.", "⟦1⟧⟨3⟩", CHOICES, TABLE)
+    applied = CHOICES.apply_target("She ejects them.", "⟦1⟧⟨3⟩")
     assert (applied.text, applied.failed_items) == ("She ejects them.", 0)
 
 
@@ -88,24 +84,24 @@ def test_table_save_load_is_byte_stable(tmp_path):
 
 
 def test_choices_model_without_or_with_a_broken_table_is_a_clear_error(tmp_path):
-    save_settings(CHOICES, tmp_path)
+    save_settings(CHOICES_SETTINGS, tmp_path)
     with pytest.raises(ModelFormatError, match="has no candidates.json.gz"):
-        load_candidates(tmp_path, CHOICES)
+        ChoicesFormat.load(tmp_path, CHOICES_SETTINGS)
     (tmp_path / "candidates.json.gz").write_bytes(b"not gzip")
     with pytest.raises(ModelFormatError, match="cannot read"):
-        load_candidates(tmp_path, CHOICES)
+        ChoicesFormat.load(tmp_path, CHOICES_SETTINGS)
     with pytest.raises(ModelFormatError, match="needs a candidate table"):
-        encode_source("text", CHOICES)
-    assert load_candidates(tmp_path, ModelSettings(target_format="edits")) is None
+        ChoicesFormat(CHOICES_SETTINGS)
+    assert EditsFormat.load(tmp_path, ModelSettings(target_format="edits")).candidates is None
 
 
 def test_tags_source_puts_candidates_and_spun_share_before_the_slot_mark():
-    tags = ModelSettings(target_format="tags", choices=2)
+    tags = TagsFormat(ModelSettings(target_format="tags", choices=2), TABLE)
     spun = "She ejects the throng by means of force."
-    assert encode_source(spun, tags, TABLE) == (
+    assert tags.encode_source(spun) == (
         "She ejects⟨1⟩ greets⟨2⟩ expels⟪9⟫⟦1⟧ the throng⟨1⟩ crowd⟪8⟫⟦2⟧ "
         "by means of⟨1⟩ by⟪9⟫⟦3⟧ force."
     )
-    target = make_target(spun, "She greets the crowd by force.", tags, TABLE)
+    target = tags.make_target(spun, "She greets the crowd by force.")
     assert target == "⟦1⟧⟨1⟩⟦2⟧⟨1⟩⟦3⟧⟨1⟩"
-    assert apply_target(spun, target, tags, TABLE).text == "She greets the crowd by force."
+    assert tags.apply_target(spun, target).text == "She greets the crowd by force."

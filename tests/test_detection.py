@@ -165,13 +165,15 @@ class StubTagger:
 
 
 @pytest.fixture(scope="module")
-def tags_parts(tiny_tags_model):
-    from restore.format import load_candidates, load_settings
+def tags_parts(tiny_detect_model):
+    from restore.format import load_settings
+    from restore.formats import get_format
     from restore.loading import load_decoding, load_tokenizer
 
-    settings = load_settings(tiny_tags_model)
-    tokenizer = load_tokenizer(tiny_tags_model, load_decoding(tiny_tags_model, settings))
-    return tokenizer, settings, load_candidates(tiny_tags_model, settings)
+    settings = load_settings(tiny_detect_model)
+    tokenizer = load_tokenizer(tiny_detect_model, load_decoding(tiny_detect_model, settings))
+    bound = get_format(settings.target_format).load(tiny_detect_model, settings)
+    return tokenizer, settings, bound.candidates
 
 
 def test_restorer_maps_slot_probabilities_to_words(tags_parts):
@@ -207,10 +209,10 @@ def test_restorer_maps_slot_probabilities_to_words(tags_parts):
     assert restorer.detect_batch([text, "", text]) == [d, empty, d]
 
 
-def test_the_tiny_tags_model_judges_exactly_its_slot_words(tiny_tags_model):
+def test_the_tiny_detect_model_judges_exactly_its_slot_words(tiny_detect_model):
     from restore import Restorer
 
-    restorer = Restorer.from_pretrained(tiny_tags_model, threads=1)
+    restorer = Restorer.from_pretrained(tiny_detect_model, threads=1)
     assert restorer.calibration is None
     text = "The council will ballot on the plan to restitute the park."
     d = restorer.detect(text)
@@ -267,17 +269,17 @@ def test_default_model_flags_a_spun_word_and_is_calibrated(capfd):
 # -- command line and batch ------------------------------------------------------------------
 
 
-def test_cli_detect_json_and_text_views(tmp_path, capsys, tiny_tags_model):
+def test_cli_detect_json_and_text_views(tmp_path, capsys, tiny_detect_model):
     from restore import Restorer
     from restore.cli import main
 
     text = "The council will ballot on the plan to restitute the park."
     path = tmp_path / "doc.txt"
     path.write_text(text, encoding="utf-8")
-    args = [str(path), "--model", str(tiny_tags_model), "--threads", "1"]
+    args = [str(path), "--model", str(tiny_detect_model), "--threads", "1"]
     assert main(["detect", *args, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    expected = Restorer.from_pretrained(tiny_tags_model, threads=1).detect(text).to_dict()
+    expected = Restorer.from_pretrained(tiny_detect_model, threads=1).detect(text).to_dict()
     assert data == json.loads(json.dumps(expected))
     assert main(["detect", *args, "--threshold", "0"]) == 0
     out = capsys.readouterr().out
@@ -286,14 +288,14 @@ def test_cli_detect_json_and_text_views(tmp_path, capsys, tiny_tags_model):
     assert main(["detect", str(tmp_path / "missing.txt")]) == 2
 
 
-def test_batch_detect_adds_the_spin_of_each_row(tmp_path, tiny_tags_model):
+def test_batch_detect_adds_the_spin_of_each_row(tmp_path, tiny_detect_model):
     from restore import Restorer
     from restore.batch import run_batch
 
     texts = ["The council will ballot.", "They sanction the park.", ""]
     source = tmp_path / "in.jsonl"
     source.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(texts)))
-    restorer = Restorer.from_pretrained(tiny_tags_model, threads=1)
+    restorer = Restorer.from_pretrained(tiny_detect_model, threads=1)
     run_batch(restorer, source, tmp_path / "out.jsonl", progress=False, detect=True)
     rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     for row, text in zip(rows, texts):
@@ -301,12 +303,12 @@ def test_batch_detect_adds_the_spin_of_each_row(tmp_path, tiny_tags_model):
         assert row["spin"] == {"spin_score": want.spin_score, "spun_probability": None}
 
 
-def test_ray_table_detect_columns(tiny_tags_model):
+def test_ray_table_detect_columns(tiny_detect_model):
     pa = pytest.importorskip("pyarrow")
     from restore import Restorer
     from restore.ray_batch import restore_table
 
-    restorer = Restorer.from_pretrained(tiny_tags_model, threads=1)
+    restorer = Restorer.from_pretrained(tiny_detect_model, threads=1)
     table = pa.table({"text": ["The council will ballot.", None]})
     out = restore_table(restorer, table, "text", detect=True)
     assert out.column("spin_score").to_pylist() == [

@@ -9,17 +9,14 @@ from restore.format import (
     SETTINGS_FILE,
     ModelFormatError,
     ModelSettings,
-    apply_edits,
-    apply_target,
-    encode_source,
-    format_edits,
     load_settings,
-    make_target,
     save_settings,
 )
+from restore.formats.edits import EditsFormat, apply_edits, format_edits
+from restore.formats.text import TextFormat
 
-EDITS = ModelSettings(target_format="edits")
-TEXT = ModelSettings(target_format="text", prefix="restore: ")
+EDITS = EditsFormat(ModelSettings(target_format="edits"))
+TEXT = TextFormat(ModelSettings(target_format="text", prefix="restore: "))
 
 
 @pytest.mark.parametrize(
@@ -44,8 +41,8 @@ TEXT = ModelSettings(target_format="text", prefix="restore: ")
     ],
 )
 def test_edit_targets_round_trip(spun, original, target):
-    assert make_target(spun, original, EDITS) == target
-    applied = apply_target(spun, target, EDITS)
+    assert EDITS.make_target(spun, original) == target
+    applied = EDITS.apply_target(spun, target)
     assert applied.text == original and applied.failed_items == 0
 
 
@@ -58,9 +55,9 @@ def test_items_that_do_not_fit_are_counted_and_skipped():
 
 
 def test_text_format_and_prefix():
-    assert encode_source("  He  ejects\n the crowd. ", TEXT) == "restore: He ejects the crowd."
-    assert make_target("He ejects.", "He  greets.", TEXT) == "He greets."
-    assert apply_target("He ejects.", "He greets.", TEXT).text == "He greets."
+    assert TEXT.encode_source("  He  ejects\n the crowd. ") == "restore: He ejects the crowd."
+    assert TEXT.make_target("He ejects.", "He  greets.") == "He greets."
+    assert TEXT.apply_target("He ejects.", "He greets.").text == "He greets."
 
 
 def test_marks_in_text_are_refused():
@@ -77,8 +74,8 @@ _words = st.sampled_from(
 @given(st.lists(_words, min_size=1, max_size=14), st.lists(_words, min_size=1, max_size=14))
 def test_any_pair_round_trips(a, b):
     spun, original = " ".join(a), " ".join(b)
-    target = make_target(spun, original, EDITS)
-    assert apply_target(spun, target, EDITS).text == original
+    target = EDITS.make_target(spun, original)
+    assert EDITS.apply_target(spun, target).text == original
 
 
 def test_settings_round_trip_and_errors(tmp_path):

@@ -44,11 +44,11 @@ def test_compare_runs_reads_only_evaluation_rows(tmp_path):
     assert out.stat().st_size > 0
 
 
-def test_load_test_sends_bounded_requests_and_checks_answers(tiny_tags_model, capsys):
+def test_load_test_sends_bounded_requests_and_checks_answers(tiny_detect_model, capsys):
     load_test = load("load_test")
     # Unspun texts: the spinner's lexicon takes longer to load than the whole test.
     argv = ["--requests", "12", "--concurrency", "3", "--rate", "0"]
-    argv += ["--model", str(tiny_tags_model)]
+    argv += ["--model", str(tiny_detect_model)]
     assert load_test.main(argv) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["requests"] == 12 and report["errors"] == 0 and report["mismatches"] == 0

@@ -18,10 +18,10 @@ TEXT = "The council will ballot on the plan to restitute the park. <script>alert
 
 
 @pytest.fixture(scope="module")
-def restorer(tiny_tags_model):
+def restorer(tiny_detect_model):
     from restore import Restorer
 
-    return Restorer.from_pretrained(tiny_tags_model, threads=1)
+    return Restorer.from_pretrained(tiny_detect_model, threads=1)
 
 
 @pytest.fixture

@@ -12,19 +12,15 @@ from restore import Restorer
 from restore.candidates import CANDIDATES_FILE, CandidateTable
 from restore.errors import BackendError
 from restore.export import export_ctranslate2
-from restore.format import apply_target, load_settings
+from restore.format import ModelSettings, load_settings
+from restore.formats.choices import ChoicesFormat
 from training.candidates import build_candidates
+from training.card import add_test_results
 from training.config import load_config
+from training.errors import TrainingError
 from training.synthesize import synthesize
 from training.tokenizer import build_tokenizer
-from training.train import (
-    MODEL_DIR,
-    TRAIN_DIR,
-    TrainingError,
-    add_test_results,
-    reveal_answers,
-    train,
-)
+from training.train import MODEL_DIR, TRAIN_DIR, train
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = [
@@ -59,6 +55,7 @@ def logged(out: Path, key: str) -> list[float]:
         return [float(r[key]) for r in csv.DictReader(fh) if r.get(key)]
 
 
+@pytest.mark.slow
 def test_tiny_training_learns_and_writes_a_loadable_model_dir(prepared, tmp_path):
     config = experiment(prepared, tmp_path)
     model_dir = train(config, config.output_dir)
@@ -104,14 +101,22 @@ def test_tiny_training_learns_and_writes_a_loadable_model_dir(prepared, tmp_path
 
     model = AutoModelForSeq2SeqLM.from_pretrained(model_dir, use_safetensors=True)
     assert model.dtype == torch.float16  # stored small; callers cast as they need
-    model = model.float()
+    # The directory loads for inference, and plain transformers generates from it.
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    spun = "The celebration ejects journalists outside the depository."
-    ids = model.generate(**tokenizer([spun], return_tensors="pt"), max_new_tokens=8)
-    text = tokenizer.decode(ids[0], skip_special_tokens=True)
-    assert isinstance(apply_target(spun, text, settings).text, str)
+    spun = "The celebration  ejects journalists\noutside the depository."
+    ids = model.float().generate(**tokenizer([spun], return_tensors="pt"), max_new_tokens=8)
+    assert ids.shape[0] == 1 and ids.shape[1] > 1
+    result = Restorer.from_pretrained(model_dir).restore_detailed(spun)
+    rebuilt, pos = [], 0
+    for edit in result.edits:
+        assert spun[edit.start : edit.end] == edit.spun
+        rebuilt += [spun[pos : edit.start], edit.restored]
+        pos = edit.end
+    assert "".join([*rebuilt, spun[pos:]]) == result.text
+    assert [(u.start, u.end) for u in result.units] == [(0, len(spun))]
 
 
+@pytest.mark.slow
 def test_resume_continues_from_the_checkpoint(prepared, tmp_path):
     config = experiment(prepared, tmp_path, "train.max_steps=6")
     train(config, config.output_dir)
@@ -134,6 +139,7 @@ def logged_steps(out: Path) -> list[str]:
         return [r["step"] for r in csv.DictReader(fh) if r.get("loss")]
 
 
+@pytest.mark.slow
 def test_text_target_format(prepared, tmp_path):
     config = experiment(
         prepared,
@@ -147,6 +153,7 @@ def test_text_target_format(prepared, tmp_path):
     assert load_settings(model_dir).target_format == "text"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target_format", ["choices", "tags"])
 def test_slot_formats_ship_their_candidate_table(prepared, tmp_path, target_format):
     config = experiment(
@@ -184,6 +191,7 @@ def test_slot_formats_ship_their_candidate_table(prepared, tmp_path, target_form
         Restorer.from_pretrained(model_dir)
 
 
+@pytest.mark.slow
 def test_fine_tunes_a_local_pretrained_checkpoint(prepared, tmp_path):
     from transformers import T5Config, T5ForConditionalGeneration
 
@@ -233,8 +241,9 @@ def test_missing_stage_outputs_are_clear_errors(tmp_path):
 
 
 def test_reveal_answers_writes_each_slots_choice_after_its_mark():
+    choices = ChoicesFormat(ModelSettings(target_format="choices"), CandidateTable({}))
     source = "She ejects⟦1⟧⟨1⟩ greets⟨2⟩ expels the throng⟦2⟧⟨1⟩ crowd."
-    assert reveal_answers(source, "⟦1⟧⟨1⟩⟦2⟧⟨0⟩") == (
+    assert choices.reveal(source, "⟦1⟧⟨1⟩⟦2⟧⟨0⟩") == (
         "She ejects⟦1⟧⇒⟨1⟩⟨1⟩ greets⟨2⟩ expels the throng⟦2⟧⇒⟨0⟩⟨1⟩ crowd."
     )
-    assert reveal_answers("No slots.", "") == "No slots."
+    assert choices.reveal("No slots.", "") == "No slots."

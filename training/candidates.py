@@ -16,31 +16,13 @@ import json
 import logging
 import random
 from collections import Counter, defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 
 from restore.candidates import CANDIDATES_FILE, CandidateTable, key_of
 from restore.text import tokenize
+from training.config import ExperimentConfig, add_config_arguments, config_from_args
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class CandidatesConfig:
-    """Settings of the candidate table (YAML section ``candidates``)."""
-
-    top_k: int = 5  # originals kept per entry (train.choices of them are shown)
-    # Entries whose occurrences in spun training text were spinner output less often than this
-    # are dropped: the model is not asked about words that are mostly natural text.
-    min_spun_share: float = 0.1
-    min_count: int = 2  # substitutions seen before a word or an original is kept
-    sample_rows: int = 200_000  # train pairs scanned to count natural occurrences
-
-    def validate(self) -> None:
-        if self.top_k < 1 or self.min_count < 1 or self.sample_rows < 1:
-            raise ValueError("candidates.top_k, min_count and sample_rows must be at least 1")
-        if not 0.0 <= self.min_spun_share < 1.0:
-            raise ValueError("candidates.min_spun_share must lie in [0, 1)")
 
 
 def count_substitutions(rows) -> tuple[dict[tuple[str, ...], Counter], int]:
@@ -100,7 +82,7 @@ def build_table(
     return CandidateTable(entries)
 
 
-def build_candidates(config, output_dir: str | Path) -> Path:
+def build_candidates(config: ExperimentConfig, output_dir: str | Path) -> Path:
     """Build ``OUTPUT_DIR/candidates/`` from ``OUTPUT_DIR/pairs``; returns the table's path."""
     import datasets
 
@@ -149,8 +131,6 @@ def coverage(table: CandidateTable, dataset) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from training.config import add_config_arguments, config_from_args
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_config_arguments(parser)
     args = parser.parse_args(argv)

@@ -1,8 +1,9 @@
 """Typed configuration: frozen dataclasses built from YAML plus ``--set key=value`` overrides.
 
-Every stage owns one frozen dataclass; ``ExperimentConfig`` nests them and YAML sections mirror
-the nesting. Unknown keys and wrong types raise :class:`ConfigError` naming the dotted path.
-Precedence is CLI > YAML > defaults.
+Every stage has one frozen dataclass, defined here; ``ExperimentConfig`` nests them and YAML
+sections mirror the nesting. Unknown keys and wrong types raise :class:`ConfigError` naming the
+dotted path. Precedence is CLI > YAML > defaults. This module imports no stage: the stages
+import it (at the top, with real types), so reading a YAML file loads no stage's libraries.
 
 >>> cfg = build_config(ExperimentConfig, {"spinner": {"rate": 0.5}}, ["seed=7"])
 >>> cfg.spinner.rate, cfg.seed
@@ -23,18 +24,248 @@ from typing import Any, TypeVar
 
 import yaml
 
-from restore.format import format_marks
-from training.candidates import CandidatesConfig
-from training.spinner import SpinnerConfig
-from training.synthesize import SynthesisConfig
-from training.tokenizer import TokenizerConfig
-from training.train import TrainConfig
+from restore.formats import format_names, get_format
+from restore.formats.marks import FORMAT_TOKENS
 
 T = TypeVar("T")
 
 
 class ConfigError(ValueError):
     """A configuration value is unknown, of the wrong type, or inconsistent."""
+
+
+# -- the stages' settings --------------------------------------------------------------------
+
+SPLITS = ("train", "valid", "test")
+
+
+@dataclasses.dataclass(frozen=True)
+class SpinnerConfig:
+    """How the spinner chooses what to replace and with what."""
+
+    rate: float = 0.3  # share of eligible content words replaced
+    function_rate: float = 0.05  # share of function words with alternatives replaced
+    choice: str = "uniform"  # "uniform" (sense-blind), "frequency" or "sense_aware"
+    relation_weights: dict[str, float] = dataclasses.field(
+        default_factory=lambda: {"syn": 1.0, "sim": 1.0, "rel": 1.0, "hyper": 0.2, "hypo": 0.2}
+    )
+    min_zipf: float = 2.0  # candidates rarer than this (wordfreq zipf) are never chosen
+    min_sentence_initial_zipf: float = 3.0  # sentence-initial words rarer than this may be names
+    max_phrase_words: int = 4
+    lexicon_path: str | None = None  # None: the lexicon shipped with the package
+
+    def validate(self) -> None:
+        if not 0.0 <= self.rate <= 1.0:
+            raise ValueError(f"spinner.rate must lie in [0, 1], got {self.rate}")
+        if not 0.0 <= self.function_rate <= 1.0:
+            raise ValueError(f"spinner.function_rate must lie in [0, 1], got {self.function_rate}")
+        if self.choice not in ("uniform", "frequency", "sense_aware"):
+            raise ValueError("spinner.choice must be uniform, frequency or sense_aware")
+        unknown = set(self.relation_weights) - {"syn", "sim", "rel", "hyper", "hypo"}
+        if unknown:
+            raise ValueError(f"spinner.relation_weights: unknown relations {sorted(unknown)}")
+        if self.max_phrase_words < 1:
+            raise ValueError("spinner.max_phrase_words must be at least 1")
+
+
+@dataclasses.dataclass(frozen=True)
+class SynthesisConfig:
+    """Where the raw text comes from and how it becomes pairs."""
+
+    inputs: tuple[str, ...] = ()  # files, globs, or "hf:NAME[:CONFIG]"
+    text_field: str = "text"
+    id_field: str = "id"
+    split_field: str = "split"
+    unit: str = "passage"  # "passage" packs sentences up to max_words; "sentence" does not
+    max_words: int = 48
+    min_words: int = 3  # shorter units (datelines, bylines) are skipped
+    spins_per_unit: int = 2
+    clean_share: float = 0.15  # share of units also emitted unspun (spun == original)
+    rates: tuple[float, ...] = ()  # if set, each spin draws its rate from these; else spinner.rate
+    max_units: dict[str, int] = dataclasses.field(default_factory=dict)  # per split; 0 = all
+    holdout_percent: tuple[int, int] = (2, 2)  # (test, valid) for inputs without a split field
+    num_proc: int = 1
+
+    def validate(self) -> None:
+        if self.unit not in ("passage", "sentence"):
+            raise ValueError(f"synthesis.unit must be passage or sentence, got {self.unit!r}")
+        if self.max_words < 1 or self.min_words < 0 or self.min_words > self.max_words:
+            raise ValueError("synthesis: need 0 <= min_words <= max_words and max_words >= 1")
+        if self.spins_per_unit < 0:
+            raise ValueError("synthesis.spins_per_unit must be >= 0")
+        if not 0.0 <= self.clean_share <= 1.0:
+            raise ValueError("synthesis.clean_share must lie in [0, 1]")
+        if any(not 0.0 <= r <= 1.0 for r in self.rates):
+            raise ValueError("synthesis.rates must lie in [0, 1]")
+        if set(self.max_units) - set(SPLITS):
+            raise ValueError(f"synthesis.max_units: keys must be among {SPLITS}")
+        if len(self.holdout_percent) != 2 or sum(self.holdout_percent) >= 100:
+            raise ValueError("synthesis.holdout_percent must be (test, valid), summing below 100")
+        if self.num_proc < 1:
+            raise ValueError("synthesis.num_proc must be >= 1")
+
+
+# The tokenizer's reserved pieces (training.tokenizer's contract), here because
+# TokenizerConfig.validate keeps extra tokens off them.
+PAD_TOKEN, EOS_TOKEN, UNK_TOKEN = "<pad>", "</s>", "<unk>"
+# SentencePiece's whitespace marker; a literal one in the input decodes as a space.
+SPACE_MARKER = "▁"
+# Every control, unknown and byte piece ("<pad>", "<0x41>", ...) starts with this character.
+# Making it a user-defined symbol (always a piece of its own) keeps the fast tokenizer's
+# Unigram lattice, which contains every vocabulary entry, from matching those pieces in raw
+# text; sentencepiece never matches them. Costs one token per "<" in the text.
+ISOLATED_CHAR = "<"
+TOKENIZER_MODEL_TYPES = ("unigram", "bpe")
+
+
+def is_byte_piece(token: str) -> bool:
+    """Whether ``token`` is a byte-fallback piece such as ``<0x41>``."""
+    return len(token) == 6 and token.startswith("<0x") and token.endswith(">")
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenizerConfig:
+    """Settings of the tokenizer stage (YAML section ``tokenizer``)."""
+
+    vocab_size: int = 8000
+    model_type: str = "unigram"  # or "bpe"
+    character_coverage: float = 0.9995
+    # Cap on lines fed to the trainer; a seeded random sample is drawn above it.
+    max_sentences: int = 2_000_000
+    # User-defined symbols, always single tokens; by default every target format's marks.
+    extra_tokens: tuple[str, ...] = FORMAT_TOKENS
+    # Only bounds truncation: T5's relative positions have no hard limit.
+    model_max_length: int = 512
+    # Part of the result, not only of the speed: sentencepiece's trainer gives a different (but
+    # reproducible) vocabulary for each thread count.
+    num_threads: int = 2
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first bad field."""
+        if self.model_type not in TOKENIZER_MODEL_TYPES:
+            raise ValueError(f"tokenizer.model_type must be one of {list(TOKENIZER_MODEL_TYPES)}")
+        # 3 special pieces, 256 byte pieces, "<" and the extra tokens, then room for real pieces.
+        minimum = 3 + 256 + 1 + len(self.extra_tokens) + 1
+        if self.vocab_size < minimum:
+            raise ValueError(f"tokenizer.vocab_size must be at least {minimum}")
+        if not 0.0 < self.character_coverage <= 1.0:
+            raise ValueError("tokenizer.character_coverage must lie in (0, 1]")
+        if self.max_sentences < 1:
+            raise ValueError("tokenizer.max_sentences must be at least 1")
+        if self.model_max_length < 2:
+            raise ValueError("tokenizer.model_max_length must be at least 2")
+        if self.num_threads < 1:
+            raise ValueError("tokenizer.num_threads must be at least 1")
+        reserved = {PAD_TOKEN, EOS_TOKEN, UNK_TOKEN, ISOLATED_CHAR}
+        for token in self.extra_tokens:
+            if not token or any(ch.isspace() for ch in token) or SPACE_MARKER in token:
+                raise ValueError(
+                    f"tokenizer.extra_tokens: {token!r} must be non-empty, without whitespace or ▁"
+                )
+            if token in reserved or is_byte_piece(token):
+                raise ValueError(f"tokenizer.extra_tokens: {token!r} is reserved")
+        if len(set(self.extra_tokens)) != len(self.extra_tokens):
+            raise ValueError("tokenizer.extra_tokens must not repeat a token")
+
+
+@dataclasses.dataclass(frozen=True)
+class CandidatesConfig:
+    """Settings of the candidate table (YAML section ``candidates``)."""
+
+    top_k: int = 5  # originals kept per entry (train.choices of them are shown)
+    # Entries whose occurrences in spun training text were spinner output less often than this
+    # are dropped: the model is not asked about words that are mostly natural text.
+    min_spun_share: float = 0.1
+    min_count: int = 2  # substitutions seen before a word or an original is kept
+    sample_rows: int = 200_000  # train pairs scanned to count natural occurrences
+
+    def validate(self) -> None:
+        if self.top_k < 1 or self.min_count < 1 or self.sample_rows < 1:
+            raise ValueError("candidates.top_k, min_count and sample_rows must be at least 1")
+        if not 0.0 <= self.min_spun_share < 1.0:
+            raise ValueError("candidates.min_spun_share must lie in [0, 1)")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Shape of a T5 trained from scratch (ignored when fine-tuning a checkpoint)."""
+
+    d_model: int = 256
+    d_ff: int = 1024
+    d_kv: int = 64
+    num_heads: int = 4
+    num_layers: int = 4
+    num_decoder_layers: int = 4
+    dropout_rate: float = 0.1
+    feed_forward_proj: str = "relu"
+    relative_attention_num_buckets: int = 32
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """How the model is built, fed and optimised (YAML section ``train``)."""
+
+    init: str = "scratch"  # "scratch", or a hub name or local path of a seq2seq checkpoint
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    # "edits" (span edit list), "text" (the whole original), or "choices"/"tags" (pick among
+    # candidate originals shown in the input; need training.candidates): see restore.format
+    target_format: str = "edits"
+    slots: int = 24  # choices/tags: most slots per unit
+    choices: int = 3  # choices/tags: most candidates shown per slot
+    # choices: share of training pairs whose answers are also written into the source (a
+    # copy-first curriculum: looking a slot's answer up teaches the decoder where to look
+    # before the encoder has learned to work the answer out; never done at inference)
+    reveal_share: float = 0.0
+    prefix: str = ""
+    max_source_tokens: int = 128
+    max_target_tokens: int = 96
+    max_train_pairs: int = 0  # 0 = all
+    optimizer: str = "adamw_torch"  # any TrainingArguments.optim name, e.g. "adafactor"
+    learning_rate: float = 2e-3
+    weight_decay: float = 0.01
+    lr_scheduler: str = "linear"
+    warmup_steps: int = 200
+    batch_size: int = 32
+    grad_accum: int = 1
+    max_steps: int = 1000
+    max_minutes: float = 0.0  # wall-clock budget of one invocation; 0 = none
+    logging_steps: int = 25
+    eval_steps: int = 250
+    eval_samples: int = 300  # valid pairs decoded at each evaluation
+    early_stopping_patience: int = 0  # evaluations without gain before stopping; 0 = off
+    # What picks the best checkpoint and drives early stopping: "f0.5" (ties broken by target
+    # token accuracy) or "loss" (valid loss; smoother while F0.5 is still 0, early in training).
+    select_by: str = "f0.5"
+    save_total_limit: int = 2
+    num_beams: int = 1
+    num_threads: int = 2
+    save_dtype: str = "float16"  # weights in the final model directory
+
+    def validate(self) -> None:
+        if self.target_format not in format_names():
+            raise ValueError(f"train.target_format must be one of {list(format_names())}")
+        if self.select_by not in ("f0.5", "loss"):
+            raise ValueError("train.select_by must be 'f0.5' or 'loss'")
+        if self.save_dtype not in ("float16", "float32"):
+            raise ValueError("train.save_dtype must be 'float16' or 'float32'")
+        for name in (
+            "max_source_tokens",
+            "max_target_tokens",
+            "batch_size",
+            "grad_accum",
+            "max_steps",
+            "logging_steps",
+            "eval_steps",
+            "eval_samples",
+            "num_beams",
+            "num_threads",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(f"train.{name} must be at least 1")
+        if self.learning_rate <= 0:
+            raise ValueError("train.learning_rate must be positive")
+        if not 0.0 <= self.reveal_share < 1.0:
+            raise ValueError("train.reveal_share must lie in [0, 1)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,7 +291,8 @@ class ExperimentConfig:
                 except ValueError as err:
                     raise ConfigError(str(err)) from err
         if self.train.init == "scratch":
-            missing = set(format_marks(self.train.target_format)) - set(self.tokenizer.extra_tokens)
+            marks = get_format(self.train.target_format).marks
+            missing = set(marks) - set(self.tokenizer.extra_tokens)
             if missing:
                 raise ConfigError(
                     f"train.target_format {self.train.target_format!r} needs "

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from restore.text import Token, tokenize
+from training.config import SpinnerConfig
 from training.inflection import (
     TAGS,
     apply_casing,
@@ -63,35 +64,6 @@ _PROTECTED_RE = re.compile(
 # An ellipsis is not taken as a sentence end: what follows it may be a name mid-sentence.
 _SENTENCE_END = frozenset(".!?")
 _OPENERS = frozenset("\"'“‘([")
-
-
-@dataclass(frozen=True)
-class SpinnerConfig:
-    """How the spinner chooses what to replace and with what."""
-
-    rate: float = 0.3  # share of eligible content words replaced
-    function_rate: float = 0.05  # share of function words with alternatives replaced
-    choice: str = "uniform"  # "uniform" (sense-blind), "frequency" or "sense_aware"
-    relation_weights: dict[str, float] = dataclasses.field(
-        default_factory=lambda: {"syn": 1.0, "sim": 1.0, "rel": 1.0, "hyper": 0.2, "hypo": 0.2}
-    )
-    min_zipf: float = 2.0  # candidates rarer than this (wordfreq zipf) are never chosen
-    min_sentence_initial_zipf: float = 3.0  # sentence-initial words rarer than this may be names
-    max_phrase_words: int = 4
-    lexicon_path: str | None = None  # None: the lexicon shipped with the package
-
-    def validate(self) -> None:
-        if not 0.0 <= self.rate <= 1.0:
-            raise ValueError(f"spinner.rate must lie in [0, 1], got {self.rate}")
-        if not 0.0 <= self.function_rate <= 1.0:
-            raise ValueError(f"spinner.function_rate must lie in [0, 1], got {self.function_rate}")
-        if self.choice not in ("uniform", "frequency", "sense_aware"):
-            raise ValueError("spinner.choice must be uniform, frequency or sense_aware")
-        unknown = set(self.relation_weights) - {"syn", "sim", "rel", "hyper", "hypo"}
-        if unknown:
-            raise ValueError(f"spinner.relation_weights: unknown relations {sorted(unknown)}")
-        if self.max_phrase_words < 1:
-            raise ValueError("spinner.max_phrase_words must be at least 1")
 
 
 @dataclass(frozen=True)

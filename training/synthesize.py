@@ -34,52 +34,25 @@ from pathlib import Path
 from typing import Any
 
 from restore.text import count_words, normalize, segment
+from training.config import (
+    SPLITS,
+    ConfigError,
+    ExperimentConfig,
+    SynthesisConfig,
+    add_config_arguments,
+    config_from_args,
+    config_hash,
+    config_to_dict,
+    save_config,
+)
 
 logger = logging.getLogger(__name__)
 
-SPLITS = ("train", "valid", "test")
 _SPLIT_ALIASES = {"validation": "valid", "dev": "valid", "val": "valid"}
 
 
 class SynthesisError(RuntimeError):
     """The inputs cannot be turned into pairs (missing, empty, unreadable)."""
-
-
-@dataclass(frozen=True)
-class SynthesisConfig:
-    """Where the raw text comes from and how it becomes pairs."""
-
-    inputs: tuple[str, ...] = ()  # files, globs, or "hf:NAME[:CONFIG]"
-    text_field: str = "text"
-    id_field: str = "id"
-    split_field: str = "split"
-    unit: str = "passage"  # "passage" packs sentences up to max_words; "sentence" does not
-    max_words: int = 48
-    min_words: int = 3  # shorter units (datelines, bylines) are skipped
-    spins_per_unit: int = 2
-    clean_share: float = 0.15  # share of units also emitted unspun (spun == original)
-    rates: tuple[float, ...] = ()  # if set, each spin draws its rate from these; else spinner.rate
-    max_units: dict[str, int] = dataclasses.field(default_factory=dict)  # per split; 0 = all
-    holdout_percent: tuple[int, int] = (2, 2)  # (test, valid) for inputs without a split field
-    num_proc: int = 1
-
-    def validate(self) -> None:
-        if self.unit not in ("passage", "sentence"):
-            raise ValueError(f"synthesis.unit must be passage or sentence, got {self.unit!r}")
-        if self.max_words < 1 or self.min_words < 0 or self.min_words > self.max_words:
-            raise ValueError("synthesis: need 0 <= min_words <= max_words and max_words >= 1")
-        if self.spins_per_unit < 0:
-            raise ValueError("synthesis.spins_per_unit must be >= 0")
-        if not 0.0 <= self.clean_share <= 1.0:
-            raise ValueError("synthesis.clean_share must lie in [0, 1]")
-        if any(not 0.0 <= r <= 1.0 for r in self.rates):
-            raise ValueError("synthesis.rates must lie in [0, 1]")
-        if set(self.max_units) - set(SPLITS):
-            raise ValueError(f"synthesis.max_units: keys must be among {SPLITS}")
-        if len(self.holdout_percent) != 2 or sum(self.holdout_percent) >= 100:
-            raise ValueError("synthesis.holdout_percent must be (test, valid), summing below 100")
-        if self.num_proc < 1:
-            raise ValueError("synthesis.num_proc must be >= 1")
 
 
 @dataclass(frozen=True)
@@ -204,7 +177,7 @@ def _iter_hf(spec: str, config: SynthesisConfig):
 
 def iter_pairs(
     split: str,
-    config: Any,
+    config: ExperimentConfig,
     shards: list[int] | None = None,
     num_shards: int = 1,
 ) -> Iterator[dict[str, Any]]:
@@ -305,11 +278,11 @@ def features():
 # -- the stage -----------------------------------------------------------------------------
 
 
-def synthesize(config: Any, output_dir: str | Path, *, overwrite: bool = False) -> dict:
+def synthesize(
+    config: ExperimentConfig, output_dir: str | Path, *, overwrite: bool = False
+) -> dict:
     """Write the pair dataset and its manifest under ``output_dir``; returns the manifest."""
     import datasets
-
-    from training.config import config_hash, config_to_dict, save_config
 
     out = Path(output_dir)
     target = out / "pairs"
@@ -424,8 +397,6 @@ def _peak_rss_mb() -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from training.config import ConfigError, add_config_arguments, config_from_args
-
     parser = argparse.ArgumentParser(prog="python -m training.synthesize", description=__doc__)
     add_config_arguments(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace existing pairs")

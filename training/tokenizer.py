@@ -38,7 +38,6 @@ import logging
 import random
 import tempfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import tokenizers
@@ -48,7 +47,18 @@ from tokenizers import processors as tk_processors
 from tokenizers.models import BPE, Unigram
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
-from restore.format import FORMAT_TOKENS
+from training.config import (
+    EOS_TOKEN,
+    ISOLATED_CHAR,
+    PAD_TOKEN,
+    SPACE_MARKER,
+    UNK_TOKEN,
+    ConfigError,
+    ExperimentConfig,
+    TokenizerConfig,
+    add_config_arguments,
+    config_from_args,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -57,15 +67,7 @@ INFO_FILE = "tokenizer_info.json"
 SPM_FILE = "spiece.model"
 TOKENIZER_FILE = "tokenizer.json"
 
-PAD_TOKEN, EOS_TOKEN, UNK_TOKEN = "<pad>", "</s>", "<unk>"
 PAD_ID, EOS_ID, UNK_ID = 0, 1, 2
-# SentencePiece's whitespace marker; a literal one in the input decodes as a space.
-SPACE_MARKER = "▁"
-# Every control, unknown and byte piece ("<pad>", "<0x41>", ...) starts with this character.
-# Making it a user-defined symbol (always a piece of its own) keeps the fast tokenizer's
-# Unigram lattice, which contains every vocabulary entry, from matching those pieces in raw
-# text; sentencepiece never matches them. Costs one token per "<" in the text.
-ISOLATED_CHAR = "<"
 # Training lines longer than this are cut at spaces (sentencepiece silently skips lines over
 # its max_sentence_length). Pieces never cross a space, so the cut loses no statistics.
 MAX_LINE_BYTES = 4096
@@ -75,56 +77,10 @@ PROBE_TEXT = (
     "<pad> </s> <unk> <0x41> \x00end  "
 )
 _REGEX_SPECIAL = set("\\.^$|?*+()[]{}")
-_MODEL_TYPES = ("unigram", "bpe")
 
 
 class TokenizerError(ValueError):
     """A tokenizer is missing, broken, or does not meet the contract of this module."""
-
-
-@dataclass(frozen=True)
-class TokenizerConfig:
-    """Settings of the tokenizer stage (YAML section ``tokenizer``)."""
-
-    vocab_size: int = 8000
-    model_type: str = "unigram"  # or "bpe"
-    character_coverage: float = 0.9995
-    # Cap on lines fed to the trainer; a seeded random sample is drawn above it.
-    max_sentences: int = 2_000_000
-    # User-defined symbols, always single tokens; by default every target format's marks.
-    extra_tokens: tuple[str, ...] = FORMAT_TOKENS
-    # Only bounds truncation: T5's relative positions have no hard limit.
-    model_max_length: int = 512
-    # Part of the result, not only of the speed: sentencepiece's trainer gives a different (but
-    # reproducible) vocabulary for each thread count.
-    num_threads: int = 2
-
-    def validate(self) -> None:
-        """Raise ValueError naming the first bad field."""
-        if self.model_type not in _MODEL_TYPES:
-            raise ValueError(f"tokenizer.model_type must be one of {list(_MODEL_TYPES)}")
-        # 3 special pieces, 256 byte pieces, "<" and the extra tokens, then room for real pieces.
-        minimum = 3 + 256 + 1 + len(self.extra_tokens) + 1
-        if self.vocab_size < minimum:
-            raise ValueError(f"tokenizer.vocab_size must be at least {minimum}")
-        if not 0.0 < self.character_coverage <= 1.0:
-            raise ValueError("tokenizer.character_coverage must lie in (0, 1]")
-        if self.max_sentences < 1:
-            raise ValueError("tokenizer.max_sentences must be at least 1")
-        if self.model_max_length < 2:
-            raise ValueError("tokenizer.model_max_length must be at least 2")
-        if self.num_threads < 1:
-            raise ValueError("tokenizer.num_threads must be at least 1")
-        reserved = {PAD_TOKEN, EOS_TOKEN, UNK_TOKEN, ISOLATED_CHAR}
-        for token in self.extra_tokens:
-            if not token or any(ch.isspace() for ch in token) or SPACE_MARKER in token:
-                raise ValueError(
-                    f"tokenizer.extra_tokens: {token!r} must be non-empty, without whitespace or ▁"
-                )
-            if token in reserved or _is_byte_piece(token):
-                raise ValueError(f"tokenizer.extra_tokens: {token!r} is reserved")
-        if len(set(self.extra_tokens)) != len(self.extra_tokens):
-            raise ValueError("tokenizer.extra_tokens must not repeat a token")
 
 
 def train_tokenizer(
@@ -486,10 +442,6 @@ def _write_info(
     )
 
 
-def _is_byte_piece(token: str) -> bool:
-    return len(token) == 6 and token.startswith("<0x") and token.endswith(">")
-
-
 def _regex_escape(text: str) -> str:
     # tokenizers' Regex is Oniguruma: escape only its metacharacters (re.escape's extra escapes
     # are not all valid there).
@@ -499,7 +451,9 @@ def _regex_escape(text: str) -> str:
 # -- the pipeline stage --------------------------------------------------------------------
 
 
-def build_tokenizer(config, output_dir: str | Path, *, overwrite: bool = False) -> dict:
+def build_tokenizer(
+    config: ExperimentConfig, output_dir: str | Path, *, overwrite: bool = False
+) -> dict:
     """Train the experiment's tokenizer on the train split of its pairs (both sides).
 
     Reads ``<output_dir>/pairs`` (written by ``training.synthesize``), writes
@@ -514,10 +468,10 @@ def build_tokenizer(config, output_dir: str | Path, *, overwrite: bool = False) 
     pairs = datasets.load_from_disk(str(pairs_dir))
     if "train" not in pairs:
         raise TokenizerError(f"{pairs_dir} has no train split")
-    train = pairs["train"]
+    train_split = pairs["train"]
 
     def texts() -> Iterator[str]:
-        for batch in train.select_columns(["spun", "original"]).iter(batch_size=1024):
+        for batch in train_split.select_columns(["spun", "original"]).iter(batch_size=1024):
             for spun, original in zip(batch["spun"], batch["original"]):
                 yield original
                 if spun != original:
@@ -546,8 +500,6 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m training.tokenizer --config configs/tiny.yaml [--output-dir DIR]``."""
     import argparse
     import sys
-
-    from training.config import ConfigError, add_config_arguments, config_from_args
 
     parser = argparse.ArgumentParser(
         prog="python -m training.tokenizer",

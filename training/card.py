@@ -1,0 +1,91 @@
+"""The model card: README.md of a model directory, with its data, training and results.
+
+``scripts/model_card.py`` adds held-out results to an existing card (:func:`add_test_results`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from restore.formats import get_format
+from training.config import ExperimentConfig, load_config
+
+
+def write_model_card(model_dir: Path, config: ExperimentConfig, metrics: dict[str, Any]) -> None:
+    """README.md of the model directory: data, spinner, training, and measured figures."""
+    valid = metrics.get("valid", {})
+    test = metrics.get("test")
+    run = metrics["train"]
+    lines = [
+        f"# restore model `{config.name}`",
+        "",
+        "A T5-style seq2seq model that restores the original wording of synonym-spun English "
+        "news. Load it with `restore.Restorer.from_pretrained(path)` or plain transformers "
+        "(`AutoModelForSeq2SeqLM`, `AutoTokenizer`); `restore.json` holds the input/output "
+        "format.",
+        "",
+        "## Data",
+        f"- inputs: {', '.join(config.synthesis.inputs)} (train split only; valid for model "
+        "selection)",
+        f"- units: {config.synthesis.unit}, at most {config.synthesis.max_words} words; "
+        f"{config.synthesis.spins_per_unit} spin(s) per unit, {config.synthesis.clean_share:.0%} "
+        "kept unspun",
+        f"- spinner: rates {list(config.synthesis.rates) or [config.spinner.rate]}, "
+        f"choice {config.spinner.choice}, relation weights {config.spinner.relation_weights}, "
+        f"function-word rate {config.spinner.function_rate}",
+        "",
+        "## Training",
+        f"- init: {config.train.init}; target format: {config.train.target_format}"
+        + _format_note(config.train.target_format),
+        f"- parameters: {run['parameters'] / 1e6:.1f} M; steps: {run['steps']}; "
+        f"train pairs: {run['train_pairs']}",
+        f"- time (last run): {run['seconds_this_run'] / 60:.1f} min on {run['hardware']}",
+        "",
+        "## Validation (during training)",
+        _metric_line(valid),
+    ]
+    if test:
+        lines += ["", "## Held-out test", "", *_test_table(test)]
+    (model_dir / "README.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _format_note(name: str) -> str:
+    note = get_format(name).card_note
+    return f" ({note})" if note else ""
+
+
+def _test_table(test: dict[str, Any]) -> list[str]:
+    """Rows of the held-out table: this model beside the baselines, per spin rate."""
+    header = [
+        f"Measured with `{test['command']}`." if test.get("command") else "",
+        "",
+        "| rate | system | P | R | F0.5 | false changes /100 tokens | BLEU | chrF | copy BLEU |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    rows = []
+    for m in test.get("runs", []):
+        fc = m.get("false_changes_per_100_tokens")
+        rows.append(
+            f"| {m['rate']} | {m['system']} | {m['precision']:.3f} | {m['recall']:.3f} | "
+            f"{m['f0.5']:.3f} | {'' if fc is None else f'{fc:.2f}'} | {m['bleu']:.1f} | "
+            f"{m['chrf']:.1f} | {m['copy_bleu']:.1f} |"
+        )
+    return header + rows
+
+
+def add_test_results(model_dir: str | Path, test: dict[str, Any]) -> None:
+    """Record held-out results (scripts/evaluate.py's results.json: ``{"command", "runs"}``,
+    each run a flat dict with system, rate and metrics) in metrics.json; rewrite the card."""
+    model_dir = Path(model_dir)
+    metrics = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
+    metrics["test"] = test
+    (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    config = load_config(model_dir / "training_config.yaml")
+    write_model_card(model_dir, config, metrics)
+
+
+def _metric_line(metrics: dict[str, Any]) -> str:
+    keys = ("precision", "recall", "f0.5", "false_changes_per_100_tokens", "bleu", "chrf")
+    return " | ".join(f"{k} {metrics[k]:.4g}" for k in keys if isinstance(metrics.get(k), float))
