@@ -282,7 +282,13 @@ def tiny_detect_model(tmp_path_factory, slot_tokenizer_dir) -> Path:
 
     root = tmp_path_factory.mktemp("tiny-detect")
     model_dir = build_tiny_model(
-        root / "model", slot_tokenizer_dir, target_format="tags", slots=8, choices=2, seed=1
+        root / "model",
+        slot_tokenizer_dir,
+        target_format="tags",
+        slots=8,
+        choices=2,
+        seed=1,
+        max_source_tokens=64,
     )
     CandidateTable(TAGS_TABLE).save(model_dir / CANDIDATES_FILE)
     return model_dir

@@ -245,7 +245,7 @@ def test_models_that_judge_no_words_refuse_to_detect(tiny_model, tmp_path, capsy
     doc = tmp_path / "doc.txt"
     doc.write_text("He ejects the crowd.")
     assert main(["detect", str(doc), "--model", str(tiny_model), "--threads", "1"]) == 2
-    assert "detection needs a model of format tags" in capsys.readouterr().err
+    assert "detection needs a model whose format judges words" in capsys.readouterr().err
 
 
 def test_default_model_flags_a_spun_word_and_is_calibrated(capfd):
@@ -300,7 +300,11 @@ def test_batch_detect_adds_the_spin_of_each_row(tmp_path, tiny_detect_model):
     rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     for row, text in zip(rows, texts):
         want = restorer.detect(text)
-        assert row["spin"] == {"spin_score": want.spin_score, "spun_probability": None}
+        # Batched with the other rows, padding may move the last float digits.
+        assert row["spin"] == {
+            "spin_score": pytest.approx(want.spin_score, abs=1e-5),
+            "spun_probability": None,
+        }
 
 
 def test_ray_table_detect_columns(tiny_detect_model):
