@@ -79,6 +79,15 @@ class Tagger(Protocol):
     ) -> list[Generation]: ...
 
 
+@runtime_checkable
+class UnitScorer(Protocol):
+    """A backend that reads units as text, not token ids (the tagger family,
+    :mod:`restore.tagger_backend`): ``score_units`` gives each normalised unit's word spin
+    probabilities and proposals (:class:`restore.tagger_engine.UnitScores`)."""
+
+    def score_units(self, sources: Sequence[str]) -> list: ...
+
+
 def default_threads() -> int:
     """The CPU cores this process may use."""
     try:
@@ -118,6 +127,9 @@ def build_backend(
     threads: int | None = None,
 ):
     """Load the model in ``model_dir`` with a class of ``backend`` that satisfies ``runtime``.
+
+    ``decoding`` is what the class's ``load`` reads besides the folder: the decoding settings
+    for token backends, the model's ``ModelSettings`` for unit scorers.
 
     Raises BackendError for an unknown backend, and for one with no class of that kind.
     """

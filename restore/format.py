@@ -63,6 +63,7 @@ class ModelSettings:
     max_words: int = 48  # restore.text.segment's ``max_words``
     slots: int = 24  # slot formats: most slots per unit
     choices: int = 3  # slot formats: most candidates shown per slot
+    max_candidates: int = 64  # tagger format: candidate originals scored per site
     guard: GuardSettings = dataclasses.field(default_factory=GuardSettings)
     versions: dict[str, str] = dataclasses.field(default_factory=dict)
 
@@ -72,6 +73,8 @@ class ModelSettings:
             raise ModelFormatError("segmentation must be 'passage' or 'sentence'")
         if min(self.max_source_tokens, self.max_target_tokens, self.max_words) < 1:
             raise ModelFormatError("max_source_tokens, max_target_tokens, max_words must be >= 1")
+        if self.max_candidates < 1:
+            raise ModelFormatError("max_candidates must be >= 1")
         if not (1 <= self.slots <= MAX_SLOTS and 1 <= self.choices <= MAX_CHOICES):
             raise ModelFormatError(
                 f"slots must lie in [1, {MAX_SLOTS}] and choices in [1, {MAX_CHOICES}]"

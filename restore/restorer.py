@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,8 +38,8 @@ from typing import Any
 
 from restore import guard as guards
 from restore.align import align
-from restore.attribution import Attribution, lowest
-from restore.backends import Generation, backend_class, build_backend
+from restore.attribution import Attribution
+from restore.backends import backend_class
 from restore.candidates import CandidateTable
 from restore.detection import (
     Calibration,
@@ -61,7 +60,7 @@ from restore.guard import (
     UNCHANGED,
     UNREPRESENTABLE,
 )
-from restore.loading import load_decoding, load_tokenizer, resolve_model
+from restore.loading import resolve_model
 from restore.text import normalize, segment
 
 __all__ = [
@@ -138,7 +137,8 @@ class Restoration:
 class _Unit:
     start: int
     end: int
-    source_ids: list[int] | None  # None: too long for the model, kept as it is
+    source_ids: Any  # the model input (token ids, or text); None: kept as it is
+    size: int = 0  # the input's length in tokens
     edits: tuple[Edit, ...] = ()
     report: UnitReport | None = None
     word_spin: tuple[tuple[int, int, float], ...] = ()  # offsets in the unit
@@ -206,7 +206,7 @@ class Restorer:
         self.guard = guards.resolve_guard(settings.guard, guard)
         self.batch_size = batch_size
         self.read_ahead = max(read_ahead or 16 * batch_size, batch_size)
-        self._attribution = Attribution(tokenizer)
+        self._attribution = Attribution(tokenizer) if tokenizer is not None else None
 
     @classmethod
     def from_pretrained(
@@ -241,11 +241,7 @@ keep_numbers=True, keep_names=True)
                 f"{model_format.runtime.__name__} backend: the {backend} backend has none"
             )
         bound = model_format.load(model_dir, settings)
-        decoding = load_decoding(model_dir, settings)
-        tokenizer = load_tokenizer(model_dir, decoding)
-        generator = build_backend(
-            backend, model_dir, decoding, runtime=model_format.runtime, threads=threads
-        )
+        generator, tokenizer = bound.load_runtime(model_dir, backend, threads)
         logger.info("loaded %s with the %s backend", model_dir, backend)
         return cls(
             generator,
@@ -350,16 +346,14 @@ keep_numbers=True, keep_names=True)
         the word budget, and a unit that cannot be cut further is kept as it is."""
         units = []
         for start, end in spans:
-            source = self.format.encode_source(text[start:end])
-            ids = self.tokenizer.encode(source).ids
-            if self.tokenizer.decode(ids, skip_special_tokens=True) != source:
-                # The model could not see this text as written (a literal "▁" decodes as a
-                # space), so nothing it writes back can be trusted to keep it.
+            prepared = self.format.model_input(self.tokenizer, text[start:end])
+            if prepared is None:
                 report = UnitReport(start, end, SKIPPED, (UNREPRESENTABLE,))
                 units.append(_Unit(start, end, None, report=report))
                 continue
-            if len(ids) <= self.settings.max_source_tokens:
-                units.append(_Unit(start, end, ids))
+            ids, size = prepared
+            if size <= self.settings.max_source_tokens:
+                units.append(_Unit(start, end, ids, size))
                 continue
             smaller = max_words // 2
             pieces = segment(text[start:end], max_words=smaller, by="sentence") if smaller else []
@@ -374,11 +368,12 @@ keep_numbers=True, keep_names=True)
     # -- run: batches through the backend ------------------------------------------------------
 
     def _run(self, window: list[tuple[_Document, _Unit]]) -> None:
-        order = sorted(range(len(window)), key=lambda i: len(window[i][1].source_ids))
+        order = sorted(range(len(window)), key=lambda i: window[i][1].size)
         for first in range(0, len(order), self.batch_size):
             chunk = [window[i] for i in order[first : first + self.batch_size]]
             batch = [unit.source_ids for _, unit in chunk]
-            outputs = self.format.run(self.generator, batch, self.tokenizer.token_to_id)
+            token_id = self.tokenizer.token_to_id if self.tokenizer is not None else None
+            outputs = self.format.run(self.generator, batch, token_id)
             if len(outputs) != len(chunk):
                 raise RuntimeError(
                     f"the backend returned {len(outputs)} outputs for {len(chunk)} inputs"
@@ -388,40 +383,37 @@ keep_numbers=True, keep_names=True)
 
     # -- finish: output -> edits and report ----------------------------------------------------
 
-    def _finish(self, text: str, unit: _Unit, generation: Generation) -> None:
+    def _finish(self, text: str, unit: _Unit, output: Any) -> None:
         source = text[unit.start : unit.end]
-        unit.word_spin = self.format.word_spin(source, generation)
-        output = self.tokenizer.decode(list(generation.token_ids), skip_special_tokens=True)
-        applied = self.format.apply_target(source, output)
-        probs = [math.exp(lp) for lp in generation.log_probs]
-        confidence = sum(probs) / len(probs) if probs else 0.0
-        changes = align(source, applied.text)
+        reading = self.format.read(source, output, self.tokenizer, self._attribution)
+        unit.word_spin = reading.word_spin
+        changes = align(source, reading.text)
         verdict = guards.judge(
             normalize(source),
-            applied.text,
+            reading.text,
             changes,
-            confidence=confidence,
+            confidence=reading.confidence,
             guard=self.guard,
-            finished=generation.finished,
-            failed_items=applied.failed_items,
+            finished=reading.finished,
+            failed_items=reading.failed_items,
         )
         if verdict is not None:
             status, reasons = verdict
             unit.report = UnitReport(
-                unit.start, unit.end, status, reasons, confidence, applied.text
+                unit.start, unit.end, status, reasons, reading.confidence, reading.text
             )
             return
-        spans = self._attribution.token_spans(generation, output)
-        regions = self.format.output_regions(changes, applied, len(output))
         edits = [
             Edit(
                 unit.start + change.start,
                 unit.start + change.end,
                 source[change.start : change.end],
                 change.replacement,
-                lowest(spans, region, confidence),
+                confidence,
             )
-            for change, region in zip(changes, regions)
+            for change, confidence in zip(changes, reading.edit_confidence(changes))
         ]
         unit.edits, status, reasons = guards.withhold(edits, self.guard)
-        unit.report = UnitReport(unit.start, unit.end, status, reasons, confidence, applied.text)
+        unit.report = UnitReport(
+            unit.start, unit.end, status, reasons, reading.confidence, reading.text
+        )

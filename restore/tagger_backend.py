@@ -8,7 +8,7 @@ ships, and runs its encoder once per batch. A model directory holds:
 * ``tokenizer.json``: the encoder's word-piece tokenizer;
 * ``inverse.npz``: the inverse thesaurus (:mod:`restore.inverse`);
 * ``ngram/``: the trigram counts (:mod:`restore.ngram`);
-* ``restore.json``: the settings (``max_candidates``, ``max_source_tokens`` in word pieces).
+* ``restore.json``: the settings (``max_candidates``; ``max_source_tokens`` counts word pieces).
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from restore.backends import register_backend
 from restore.errors import BackendError
+from restore.format import ModelSettings
 from restore.inverse import INVERSE_FILE, InverseTable
 from restore.ngram import NgramError, load_ngram_model
-from restore.tagger_batch import PieceEncoder
 from restore.tagger_engine import TaggerEngine, UnitScores
 
 logger = logging.getLogger(__name__)
@@ -31,23 +32,23 @@ NGRAM_DIR = "ngram"
 class TorchTaggerScorer:
     """Scores units with a tagger model on the CPU (float32, or dynamic int8 linear layers)."""
 
-    def __init__(self, engine: TaggerEngine, max_pieces: int):
+    def __init__(self, engine: TaggerEngine):
         self.engine = engine
-        self.max_pieces = max_pieces
+        self.tokenizer = engine.pieces.tokenizer
 
     @classmethod
     def load(
         cls,
         model_dir: str | Path,
+        settings: ModelSettings,
         *,
-        max_candidates: int,
-        max_pieces: int,
         threads: int | None = None,
         quantize: bool = False,
     ) -> TorchTaggerScorer:
         import torch
         from tokenizers import Tokenizer
 
+        from restore.tagger_batch import PieceEncoder
         from restore.tagger_model import load_tagger
 
         model_dir = Path(model_dir)
@@ -65,17 +66,17 @@ class TorchTaggerScorer:
         if quantize:
             model = _quantize(model)
         engine = TaggerEngine(
-            model, PieceEncoder(tokenizer), table, lm, max_candidates=max_candidates
+            model, PieceEncoder(tokenizer), table, lm, max_candidates=settings.max_candidates
         )
-        return cls(engine, max_pieces)
-
-    def fits(self, source: str) -> bool:
-        """Whether a (normalised) unit fits the encoder."""
-        return self.engine.pieces.text_length(source) <= self.max_pieces
+        return cls(engine)
 
     def score_units(self, sources: Sequence[str]) -> list[UnitScores]:
         """Word spin probabilities and the best proposal at every site, one per source."""
         return self.engine.score([self.engine.encode(s) for s in sources])
+
+
+register_backend("torch", TorchTaggerScorer)
+register_backend("torch-int8", TorchTaggerScorer, quantize=True)
 
 
 def _quantize(model):

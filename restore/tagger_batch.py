@@ -12,7 +12,6 @@ import torch
 
 from restore.tagger_input import CANDIDATE_FEATURES, SITE_FEATURES, UnitInput
 from restore.tagger_model import TaggerBatch
-from restore.text import tokenize
 
 MAX_CANDIDATE_PIECES = 6
 
@@ -37,11 +36,6 @@ class PieceEncoder:
 
     def length(self, unit: UnitInput) -> int:
         return len(self.unit(unit)[0])
-
-    def text_length(self, text: str) -> int:
-        """Word pieces of a unit's text, without building its sites."""
-        words = [t.text for t in tokenize(text)]
-        return len(self.tokenizer.encode(words, is_pretokenized=True).ids)
 
     def candidate(self, text: str) -> list[int]:
         ids = self._cache.get(text)

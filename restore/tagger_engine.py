@@ -13,15 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import torch
+from typing import TYPE_CHECKING
 
 from restore.candidates import match_case
 from restore.inverse import InverseTable
 from restore.ngram import NgramModel
-from restore.tagger_batch import PieceEncoder, collate
 from restore.tagger_input import UnitInput, encode_unit
-from restore.tagger_model import SpinTagger
+
+if TYPE_CHECKING:  # torch loads only when a tagger runs, not when its format is looked up
+    from restore.tagger_batch import PieceEncoder
+    from restore.tagger_model import SpinTagger
 
 
 @dataclass(frozen=True)
@@ -66,13 +67,17 @@ class TaggerEngine:
     def encode(self, text: str) -> UnitInput:
         return encode_unit(text, self.table, self.lm, max_candidates=self.max_candidates)
 
-    @torch.inference_mode()
     def score(self, units: Sequence[UnitInput]) -> list[UnitScores]:
         """One :class:`UnitScores` per unit, in order (one forward pass for the batch)."""
+        import torch
+
+        from restore.tagger_batch import collate
+
         if not units:
             return []
         batch = collate(units, self.pieces)
-        out = self.model(batch)
+        with torch.inference_mode():
+            out = self.model(batch)
         word_probs = torch.sigmoid(out.word_logits).tolist()
         cand_probs = torch.softmax(out.cand_logits, dim=-1) if len(out.cand_logits) else None
         results = []

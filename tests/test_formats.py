@@ -8,7 +8,7 @@ import pytest
 from conftest import TINY_TABLE, assert_in_place, fixture_texts
 
 from restore import BackendError, Restorer
-from restore.backends import Generator, Tagger, TorchGenerator
+from restore.backends import Generator, Tagger, TorchGenerator, UnitScorer
 from restore.candidates import CandidateTable, match_case
 from restore.export import export_ctranslate2
 from restore.format import ModelFormatError, ModelSettings
@@ -28,12 +28,13 @@ PARAGRAPHS = [p for text in fixture_texts()[:3] for p in text.split("\n\n")][:8]
 
 
 def test_every_format_is_registered_with_marks_from_the_inventory():
-    assert format_names() == ("choices", "edits", "tags", "text")
+    assert format_names() == ("choices", "edits", "tagger", "tags", "text")
     for name in format_names():
         cls = get_format(name)
         assert cls.name == name and issubclass(cls, Format)
         assert set(cls.marks) <= set(FORMAT_TOKENS)
     assert get_format("tags").runtime is Tagger and get_format("edits").runtime is Generator
+    assert get_format("tagger").runtime is UnitScorer
     with pytest.raises(ModelFormatError, match="must be one of"):
         get_format("xml")
 

@@ -30,6 +30,20 @@ Region = list[tuple[int, int]]
 
 
 @dataclass(frozen=True)
+class Reading:
+    """What a unit's model output says: the restored (normalised) unit, the model's overall
+    confidence, whether it finished, how many target items could not be placed, the words it
+    judged (``(start, end, probability)`` in the unit), and each change's confidence."""
+
+    text: str
+    confidence: float
+    edit_confidence: Callable[[Sequence[Change]], list[float]]
+    finished: bool = True
+    failed_items: int = 0
+    word_spin: tuple[tuple[int, int, float], ...] = ()
+
+
+@dataclass(frozen=True)
 class Applied:
     """The text a target gives for a source, and how many target items could not be placed.
 
@@ -111,6 +125,56 @@ class Format:
     ) -> list[Generation]:
         """The model's output for each source of ``batch`` (``token_id`` maps a mark to its id)."""
         return runtime.generate(batch)
+
+    # -- loading and reading a model -----------------------------------------------------------
+
+    def load_runtime(self, model_dir: Path, backend: str, threads: int | None) -> tuple[Any, Any]:
+        """The backend that runs this format (a class of ``backend`` satisfying ``runtime``)
+        and the tokenizer the Restorer encodes sources with."""
+        from restore.backends import build_backend
+        from restore.loading import load_decoding, load_tokenizer
+
+        decoding = load_decoding(model_dir, self.settings)
+        tokenizer = load_tokenizer(model_dir, decoding)
+        runtime = build_backend(backend, model_dir, decoding, runtime=self.runtime, threads=threads)
+        return runtime, tokenizer
+
+    def model_input(self, tokenizer, unit: str) -> tuple[Any, int] | None:
+        """The model input of one unit and its length in tokens; None when the tokenizer does
+        not give the text back as written (a literal "▁" decodes as a space), so nothing the
+        model writes back could be trusted to keep it."""
+        source = self.encode_source(unit)
+        ids = tokenizer.encode(source).ids
+        if tokenizer.decode(ids, skip_special_tokens=True) != source:
+            return None
+        return ids, len(ids)
+
+    def read(self, source: str, output: Generation, tokenizer, attribution) -> Reading:
+        """The restoration a generated (or tagged) output gives for ``source``: the target
+        applied, and each change's confidence as the lowest probability of the output tokens
+        that wrote it (``restore.attribution``)."""
+        import math
+
+        from restore.attribution import lowest
+
+        text = tokenizer.decode(list(output.token_ids), skip_special_tokens=True)
+        applied = self.apply_target(source, text)
+        probs = [math.exp(lp) for lp in output.log_probs]
+        confidence = sum(probs) / len(probs) if probs else 0.0
+
+        def edit_confidence(changes: Sequence[Change]) -> list[float]:
+            spans = attribution.token_spans(output, text)
+            regions = self.output_regions(changes, applied, len(text))
+            return [lowest(spans, region, confidence) for region in regions]
+
+        return Reading(
+            applied.text,
+            confidence,
+            edit_confidence,
+            finished=output.finished,
+            failed_items=applied.failed_items,
+            word_spin=self.word_spin(source, output),
+        )
 
     def word_spin(self, source: str, output: Any) -> tuple[tuple[int, int, float], ...]:
         """``(start, end, probability)`` in ``source`` of each word the model judged as spun or
