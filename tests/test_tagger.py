@@ -251,3 +251,100 @@ def test_training_steps_lower_the_loss(encoder_dir, lm):
     probs = dict(((s, e), p) for s, e, p in result.words)
     assert probs[(4, 8)] > 0.5 > probs[(0, 3)]
     assert np.isfinite([p.confidence for p in result.proposals]).all()
+
+
+# -- the model directory and the Restorer ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tagger_model_dir(tmp_path_factory, encoder_dir, lm):
+    """A tiny tagger model directory, as ``python -m training.tagger`` writes it."""
+    from training.tagger import TaggerConfig, write_model_dir
+
+    root = tmp_path_factory.mktemp("tagger")
+    torch.manual_seed(1)
+    save_tagger(build_tagger(encoder_dir, layers=2), root / "best", dtype=torch.float32)
+    config = TaggerConfig(max_candidates=8, max_pieces=64)
+    return write_model_dir(
+        root / "best", root / "model", encoder_dir=encoder_dir, table=TABLE, lm=lm, config=config
+    )
+
+
+def test_restorer_loads_a_tagger_and_keeps_the_text_outside_its_edits(tagger_model_dir):
+    from restore import Restorer
+
+    restorer = Restorer.from_pretrained(
+        tagger_model_dir, threads=1, guard={"min_edit_confidence": 0}
+    )
+    text = "The  fete ejects journalists\noutside the depository, on 3 May."
+    result = restorer.restore_detailed(text)
+    assert result.edits, "a random tagger still proposes something above the floor"
+    pos, rebuilt = 0, []
+    for edit in result.edits:
+        assert text[edit.start : edit.end] == edit.spun
+        assert edit.restored.lower() in {c for c, _ in TABLE.candidates(edit.spun.lower())}
+        rebuilt += [text[pos : edit.start], edit.restored]
+        pos = edit.end
+    assert "".join(rebuilt + [text[pos:]]) == result.text
+    assert result.text.endswith(", on 3 May.") and "  " in result.text and "\n" in result.text
+    again = Restorer.from_pretrained(tagger_model_dir, threads=1, guard={"min_edit_confidence": 0})
+    assert again.restore_detailed(text) == result  # deterministic
+
+
+def test_tagger_threshold_withholds_and_detection_reads_the_same_pass(tagger_model_dir):
+    from restore import Restorer
+
+    restorer = Restorer.from_pretrained(
+        tagger_model_dir, threads=1, guard={"min_edit_confidence": 0}
+    )
+    text = "The fete ejects journalists outside the depository."
+    result = restorer.restore_detailed(text)
+    strict = Restorer.from_pretrained(
+        tagger_model_dir, threads=1, guard={"min_edit_confidence": 1.0}
+    )
+    assert strict.restore(text) == text
+    assert strict.restore_detailed(text).units[0].reasons == ("low_edit_confidence",)
+    assert restorer.detects
+    detection = restorer.detect(text)
+    judged = {(w.start, w.end): w.probability for w in detection.words}
+    assert set(judged) == {(a, b) for a, b, _ in result.word_spin}  # every word is judged
+    assert all(0.0 < p < 1.0 for p in judged.values())
+    assert detection.spin_score == pytest.approx(sum(judged.values()) / len(judged))
+
+
+def test_tagger_backends_int8_and_refusals(tagger_model_dir, tmp_path):
+    from restore import BackendError, Restorer
+
+    text = "The fete ejects journalists outside the depository."
+    fp32 = Restorer.from_pretrained(tagger_model_dir, threads=1, guard={"min_edit_confidence": 0})
+    int8 = Restorer.from_pretrained(
+        tagger_model_dir, backend="torch-int8", threads=1, guard={"min_edit_confidence": 0}
+    )
+    assert [w[:2] for w in int8.restore_detailed(text).word_spin] == [
+        w[:2] for w in fp32.restore_detailed(text).word_spin
+    ]
+    with pytest.raises(BackendError, match="tagger"):
+        Restorer.from_pretrained(tagger_model_dir, backend="ctranslate2")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for f in tagger_model_dir.iterdir():
+        if f.is_file() and f.name != "inverse.npz":
+            (broken / f.name).write_bytes(f.read_bytes())
+    with pytest.raises(BackendError, match="cannot load the tagger"):
+        Restorer.from_pretrained(broken)
+
+
+def test_a_sentence_too_long_for_the_encoder_is_cut_into_units_that_fit(tagger_model_dir):
+    from restore import Restorer
+
+    restorer = Restorer.from_pretrained(
+        tagger_model_dir, threads=1, guard={"min_edit_confidence": 1}
+    )
+    # One sentence of 80 words is more than the encoder's 64 pieces: it is cut at word bounds.
+    long_sentence = " ".join(["fete"] * 80) + "."
+    text = f"The fete ended. {long_sentence}"
+    result = restorer.restore_detailed(text)
+    assert result.text == text
+    assert len(result.units) >= 3
+    assert all(u.status == "unchanged" for u in result.units)
+    assert result.units[-1].end == len(text)

@@ -370,20 +370,36 @@ def write_model_dir(
     table: InverseTable,
     lm: NgramModel,
     config: TaggerConfig,
-) -> None:
-    """The model directory the restorer loads (see :mod:`restore.tagger_model`)."""
+    max_words: int = 48,
+) -> Path:
+    """The model directory the restorer loads (:mod:`restore.tagger_backend` lists its files)
+    from the weights saved in ``source``; fp16 weights, the n-gram counts compressed."""
     import shutil
 
+    from restore.format import GuardSettings, ModelSettings, save_settings
+    from restore.tagger_backend import NGRAM_DIR
     from restore.tagger_model import load_tagger
+    from training.model_dir import library_versions
 
-    model = load_tagger(source)
-    save_tagger(model, out, dtype=torch.float16)
+    out.mkdir(parents=True, exist_ok=True)
+    save_tagger(load_tagger(source), out, dtype=torch.float16)
     shutil.copy(encoder_dir / "tokenizer.json", out / "tokenizer.json")
     table.save(out / INVERSE_FILE)
-    lm.save(out / "ngram")
+    lm.save(out / NGRAM_DIR)
+    settings = ModelSettings(
+        target_format="tagger",
+        max_source_tokens=config.max_pieces,
+        max_words=max_words,
+        max_candidates=config.max_candidates,
+        # Chosen on the valid split by scripts/calibrate.py --write; 0.5 until then.
+        guard=GuardSettings(min_edit_confidence=0.5),
+        versions=library_versions(),
+    )
+    save_settings(settings, out)
     (out / "tagger_config.json").write_text(
         json.dumps(dataclasses.asdict(config), indent=2) + "\n", encoding="utf-8"
     )
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -394,6 +410,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", required=True, help="model directory to write")
     parser.add_argument("--encoder", help="pretrained BERT folder (default: all-MiniLM-L6-v2)")
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument(
+        "--export-only",
+        action="store_true",
+        help="write the model directory from the best checkpoint so far, without training",
+    )
     for field in dataclasses.fields(TaggerConfig):
         parser.add_argument(
             "--" + field.name.replace("_", "-"), type=type(field.default), default=field.default
@@ -404,8 +425,23 @@ def main(argv: list[str] | None = None) -> int:
         **{f.name: getattr(args, f.name) for f in dataclasses.fields(TaggerConfig)}
     )
     random.seed(config.seed)
-    state = train(config, args)
-    logger.info("done: %s", state)
+    if not args.export_only:
+        state = train(config, args)
+        logger.info("done: %s", state)
+    out = Path(args.output)
+    best = out.parent / (out.name + "-train") / "best"
+    if not best.exists():
+        print(f"error: no trained weights in {best}", file=sys.stderr)
+        return 2
+    write_model_dir(
+        best,
+        out,
+        encoder_dir=Path(args.encoder) if args.encoder else minilm_folder(),
+        table=InverseTable.load(args.inverse),
+        lm=load_ngram_model(args.lm),
+        config=config,
+    )
+    logger.info("model directory: %s", out)
     return 0
 
 
