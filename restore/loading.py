@@ -25,7 +25,8 @@ from restore.format import SETTINGS_FILE, ModelFormatError, ModelSettings
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "default"
-DEFAULT_MODEL_DIR = Path(__file__).parent / "models" / "default"
+SHIPPED_MODELS_DIR = Path(__file__).parent / "models"
+DEFAULT_MODEL_DIR = SHIPPED_MODELS_DIR / DEFAULT_MODEL
 TOKENIZER_FILE = "tokenizer.json"
 GENERATION_FILE = "generation_config.json"
 CT2_SUBDIR = "ctranslate2"
@@ -54,7 +55,8 @@ class DecodingSettings:
 
 
 def resolve_model(name_or_path: str | Path, *, revision: str | None = None) -> Path:
-    """The local directory of a model: ``"default"``, a directory, or a Hub name.
+    """The local directory of a model: ``"default"``, a directory, the name of another model
+    shipped with the package (``"tags-small"``), or a Hub name.
 
     Raises :class:`ModelNotFoundError` when the default model is not installed, a directory is
     not a restore model, or a Hub name cannot be fetched.
@@ -73,6 +75,9 @@ def resolve_model(name_or_path: str | Path, *, revision: str | None = None) -> P
         if not (path / SETTINGS_FILE).is_file():
             raise ModelNotFoundError(f"{path} is not a restore model: it has no {SETTINGS_FILE}")
         return path
+    shipped = SHIPPED_MODELS_DIR / str(name_or_path)
+    if "/" not in str(name_or_path) and (shipped / SETTINGS_FILE).is_file():
+        return shipped
     if _looks_like_hub_name(str(name_or_path)):
         return _download(str(name_or_path), revision)
     raise ModelNotFoundError(f"model {str(name_or_path)!r} not found: no such directory")
