@@ -29,22 +29,29 @@ CHROME_ARGS = (
     "--disable-background-networking",
     "--disable-component-update",
     "--no-first-run",
-    "--window-size=1100,1000",
 )
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+def chromium_options(window: str = "1100,1000"):
+    """Headless Debian Chromium that fetches nothing (the tests drive it the same way)."""
+    from selenium.webdriver.chrome.options import Options
+
+    options = Options()
+    options.binary_location = CHROMIUM
+    for arg in (*CHROME_ARGS, f"--window-size={window}"):
+        options.add_argument(arg)
+    return options
 
 
 def take(url: str, out: Path, text: str) -> Path:
     from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    options = Options()
-    options.binary_location = "/usr/bin/chromium"
-    for arg in CHROME_ARGS:
-        options.add_argument(arg)
-    driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
+    driver = webdriver.Chrome(options=chromium_options(), service=Service(CHROMEDRIVER))
     try:
         driver.get(url + "/")
         driver.find_element(By.ID, "input").send_keys(text)

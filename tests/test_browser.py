@@ -6,6 +6,7 @@ CI installs Chromium (see the README's test block); on a machine without it thes
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import urllib.request
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 pytest.importorskip("fastapi")
 webdriver = pytest.importorskip("selenium.webdriver")
 
+SCRIPTS = Path(__file__).parents[1] / "scripts"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 pytestmark = pytest.mark.skipif(
@@ -29,22 +31,12 @@ SPUN = (
 
 
 def chromium_options():
-    from selenium.webdriver.chrome.options import Options
-
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        "--window-size=1200,900",
-    ):
-        options.add_argument(arg)
-    return options
+    """The screenshot script's Chromium settings (one place for the flags that keep it
+    offline)."""
+    spec = importlib.util.spec_from_file_location("screenshot", SCRIPTS / "screenshot.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.chromium_options("1200,900")
 
 
 @pytest.fixture(scope="module")
