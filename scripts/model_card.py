@@ -11,23 +11,28 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
-from training.card import add_test_results
+from training.card import add_test_results, write_tagger_card
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("model_dir", help="a model directory written by training.train")
+    parser.add_argument("model_dir", help="a model directory (training.train or training.tagger)")
     parser.add_argument("results", help="results.json from scripts/evaluate.py --report")
     args = parser.parse_args(argv)
     try:
         with open(args.results, encoding="utf-8") as fh:
             results = json.load(fh)
-        add_test_results(
-            args.model_dir, {"command": results.get("command"), "runs": results["runs"]}
-        )
+        test = {"command": results.get("command"), "runs": results["runs"]}
+        # A tagger (training.tagger) keeps its settings in tagger_config.json, a T5 model in
+        # training_config.yaml: each family's card is written by its own function.
+        if (Path(args.model_dir) / "tagger_config.json").is_file():
+            write_tagger_card(Path(args.model_dir), test)
+        else:
+            add_test_results(args.model_dir, test)
     except (OSError, ValueError, KeyError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -259,14 +259,24 @@ def test_training_steps_lower_the_loss(encoder_dir, lm):
 @pytest.fixture(scope="module")
 def tagger_model_dir(tmp_path_factory, encoder_dir, lm):
     """A tiny tagger model directory, as ``python -m training.tagger`` writes it."""
-    from training.tagger import TaggerConfig, write_model_dir
+    from training.tagger import TaggerConfig, run_summary, write_model_dir
 
     root = tmp_path_factory.mktemp("tagger")
     torch.manual_seed(1)
     save_tagger(build_tagger(encoder_dir, layers=2), root / "best", dtype=torch.float32)
+    header = "step,seconds,eval_precision,eval_recall,eval_f0.5,eval_detect_f1,eval_choice_acc"
+    (root / "log.csv").write_text(
+        f"{header},eval_reach\n10,60,0.5,0.2,0.4,0.6,0.5,0.9\n20,120,0.6,0.2,0.45,0.6,0.5,0.9\n"
+    )
     config = TaggerConfig(max_candidates=8, max_pieces=64)
     return write_model_dir(
-        root / "best", root / "model", encoder_dir=encoder_dir, table=TABLE, lm=lm, config=config
+        root / "best",
+        root / "model",
+        encoder_dir=encoder_dir,
+        table=TABLE,
+        lm=lm,
+        config=config,
+        run=run_summary(root, "runs/x/pairs"),
     )
 
 
@@ -348,3 +358,30 @@ def test_a_sentence_too_long_for_the_encoder_is_cut_into_units_that_fit(tagger_m
     assert len(result.units) >= 3
     assert all(u.status == "unchanged" for u in result.units)
     assert result.units[-1].end == len(text)
+
+
+def test_tagger_card_reports_the_best_evaluation_and_takes_test_results(tagger_model_dir, tmp_path):
+    import json
+    import shutil
+
+    from training.card import write_tagger_card
+
+    model = tmp_path / "model"
+    shutil.copytree(tagger_model_dir, model)
+    card = (model / "README.md").read_text()
+    assert "step 20" in card and "F0.5 0.450" in card and "2 min" in card
+    run = {
+        "system": "tagger",
+        "rate": 0.3,
+        "precision": 0.7,
+        "recall": 0.4,
+        "f0.5": 0.61,
+        "false_changes_per_100_tokens": 0.25,
+        "bleu": 80.0,
+        "chrf": 88.0,
+        "copy_bleu": 72.0,
+    }
+    write_tagger_card(model, {"command": "python scripts/evaluate.py ...", "runs": [run]})
+    card = (model / "README.md").read_text()
+    assert "| 0.3 | tagger | 0.700 | 0.400 | 0.610 | 0.25 |" in card
+    assert json.loads((model / "metrics.json").read_text())["test"]["runs"] == [run]

@@ -89,3 +89,47 @@ def add_test_results(model_dir: str | Path, test: dict[str, Any]) -> None:
 def _metric_line(metrics: dict[str, Any]) -> str:
     keys = ("precision", "recall", "f0.5", "false_changes_per_100_tokens", "bleu", "chrf")
     return " | ".join(f"{k} {metrics[k]:.4g}" for k in keys if isinstance(metrics.get(k), float))
+
+
+def write_tagger_card(model_dir: Path, test: dict[str, Any] | None = None) -> None:
+    """README.md of a tagger model directory (``training.tagger``): its parts, training run and
+    held-out figures (``test``: scripts/evaluate.py's results.json), kept in metrics.json."""
+    model_dir = Path(model_dir)
+    metrics = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
+    if test is not None:
+        metrics["test"] = test
+        (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    config = json.loads((model_dir / "tagger_config.json").read_text(encoding="utf-8"))
+    run, best = metrics["train"], metrics["valid"]
+    lines = [
+        "# restore tagger model",
+        "",
+        "Restores the original wording of synonym-spun English news and says which words were "
+        "spun. Load it with `restore.Restorer.from_pretrained(path)`; `restore.json` holds its "
+        "settings.",
+        "",
+        "## Parts",
+        f"- encoder: the lower {config['layers']} layers of all-MiniLM-L6-v2 (Apache-2.0, "
+        "uncased WordPiece), fine-tuned; weights in fp16 (`model.safetensors`)",
+        "- heads: per word, P(a spinner wrote it); per site, a score for each candidate "
+        "original (the site's encoder vector against the candidate's word-piece embeddings, "
+        "plus trigram gain and frequencies)",
+        f"- `inverse.npz`: for each word a spinner may write, up to {config['max_candidates']} "
+        "originals whose thesaurus entry lists it (WordNet 3.0 and Moby, all senses, "
+        "inflected); see training/data/LICENSES.md",
+        "- `ngram/`: trigram counts of the corpus train split (stupid backoff)",
+        "- an edit is made when P(spun) x P(original | spun) reaches the guard's "
+        "`min_edit_confidence` (chosen on the valid split)",
+        "",
+        "## Training",
+        f"- pairs: {run['pairs']}",
+        f"- {run['steps']} steps of {config['batch_size']} units in {run['minutes']:.0f} min on "
+        f"{run['hardware']}; encoder LR {config['encoder_lr']}, heads {config['head_lr']}",
+        f"- best valid checkpoint (step {best['step']}, threshold 0.5): "
+        f"P {best['precision']:.3f}, R {best['recall']:.3f}, F0.5 {best['f0.5']:.3f}; "
+        f"word detection F1 {best['detect_f1']:.3f}; choice accuracy {best['choice_acc']:.3f} "
+        f"at spun sites whose original is a candidate ({best['reach']:.1%} of them)",
+    ]
+    if metrics.get("test"):
+        lines += ["", "## Held-out test", "", *_test_table(metrics["test"])]
+    (model_dir / "README.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

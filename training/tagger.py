@@ -45,6 +45,7 @@ from restore.tagger_engine import TaggerEngine, apply_proposals
 from restore.tagger_input import UnitInput
 from restore.tagger_model import SpinTagger, save_tagger
 from training import metrics
+from training.card import write_tagger_card
 
 logger = logging.getLogger(__name__)
 
@@ -371,6 +372,7 @@ def write_model_dir(
     lm: NgramModel,
     config: TaggerConfig,
     max_words: int = 48,
+    run: dict[str, Any] | None = None,
 ) -> Path:
     """The model directory the restorer loads (:mod:`restore.tagger_backend` lists its files)
     from the weights saved in ``source``; fp16 weights, the n-gram counts compressed."""
@@ -399,7 +401,32 @@ def write_model_dir(
     (out / "tagger_config.json").write_text(
         json.dumps(dataclasses.asdict(config), indent=2) + "\n", encoding="utf-8"
     )
+    if run is not None:
+        (out / "metrics.json").write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
+        write_tagger_card(out)
     return out
+
+
+def run_summary(work: Path, pairs: str) -> dict[str, Any]:
+    """metrics.json of a run: its steps, time and the best evaluation in ``log.csv``."""
+    import platform
+
+    with open(work / "log.csv", encoding="utf-8") as fh:
+        rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(fh)]
+    # Logs name evaluation columns "eval_f0.5" (older runs: "f0.5") and time "seconds".
+    rows = [{k.removeprefix("eval_"): v for k, v in row.items()} for row in rows]
+    best = max(rows, key=lambda r: r["f0.5"])
+    last = rows[-1]
+    minutes = last.get("minutes", last.get("seconds", 0.0) / 60)
+    return {
+        "train": {
+            "pairs": pairs,
+            "steps": int(last["step"]),
+            "minutes": minutes,
+            "hardware": f"{torch.get_num_threads()} CPU threads ({platform.machine()})",
+        },
+        "valid": {**best, "step": int(best["step"])},
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -440,6 +467,7 @@ def main(argv: list[str] | None = None) -> int:
         table=InverseTable.load(args.inverse),
         lm=load_ngram_model(args.lm),
         config=config,
+        run=run_summary(best.parent, args.pairs),
     )
     logger.info("model directory: %s", out)
     return 0
