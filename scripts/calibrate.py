@@ -20,7 +20,7 @@ from restore import Restorer
 from restore.format import load_settings, save_settings
 from training import evaluation, metrics
 
-THRESHOLDS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
+THRESHOLDS = (0.0, 0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8, 0.85, 0.9, 0.95)
 
 
 def apply_above(text: str, edits, threshold: float) -> str:
