@@ -19,8 +19,9 @@ from restore.tagger_engine import Proposal, TaggerEngine, apply_proposals
 from restore.tagger_input import CANDIDATE_FEATURES, SITE_FEATURES, encode_unit
 from restore.tagger_model import load_tagger, save_tagger
 from tests.conftest import fixture_texts
+from training.models.tagger import build_tagger, load_pieces
 from training.ngram import build_ngram_model
-from training.tagger import NOT_SPUN, UNREACHABLE, build_tagger, label_unit, load_pieces
+from training.tagger import NOT_SPUN, UNREACHABLE, label_unit
 
 TABLE = InverseTable(
     {

