@@ -2,8 +2,10 @@
 
 >>> from restore import Restorer
 >>> restorer = Restorer.from_pretrained("default")
->>> restorer.restore("Functionaries in Redvale announced new water confinements on Friday.")
-'Officials in Redvale announced new water restrictions on Friday.'
+>>> restorer.restore(
+...     "The minister enumerated newspapermen that the rumbles would continue next week."
+... )
+'The minister told reporters that the talks would continue next week.'
 
 Importing the package defines names only: the Restorer and the heavy libraries behind it
 (torch, transformers, ctranslate2) load on first use.

@@ -2,12 +2,14 @@
 
 >>> from restore import Restorer
 >>> restorer = Restorer.from_pretrained("default")           # or a model directory
->>> spun = "Functionaries in Redvale announced new water confinements on Friday."
+>>> spun = "The minister enumerated newspapermen that the rumbles would continue next week."
 >>> restorer.restore(spun)
-'Officials in Redvale announced new water restrictions on Friday.'
+'The minister told reporters that the talks would continue next week.'
 >>> result = restorer.restore_detailed(spun)
->>> [(e.start, e.end, e.spun, e.restored) for e in result.edits]
-[(0, 13, 'Functionaries', 'Officials'), (45, 57, 'confinements', 'restrictions')]
+>>> [(e.spun, e.restored) for e in result.edits]
+[('enumerated', 'told'), ('newspapermen', 'reporters'), ('rumbles', 'talks')]
+>>> [(e.start, e.end) for e in result.edits]
+[(13, 23), (24, 36), (46, 53)]
 
 How a document is restored, in three steps:
 
@@ -306,7 +308,7 @@ keep_numbers=True, keep_names=True)
 
         >>> d = Restorer.from_pretrained("default").detect("The celebration ejects the press.")
         >>> round(d.spin_score, 2), [w.word for w in d.words if w.probability > 0.5]
-        (0.21, ['ejects'])
+        (0.24, ['ejects'])
         """
         return self.detect_batch([text])[0]
 

@@ -75,7 +75,7 @@ class TaggerEngine:
 
         if not units:
             return []
-        batch = collate(units, self.pieces)
+        batch = collate(units, self.pieces).to(next(self.model.parameters()).device)
         with torch.inference_mode():
             out = self.model(batch)
         word_probs = torch.sigmoid(out.word_logits).tolist()

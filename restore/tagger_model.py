@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import torch
@@ -50,6 +50,10 @@ class TaggerBatch:
     cand_index: torch.Tensor  # [S, K] row of ``pieces`` of each candidate (0 where none)
     cand_mask: torch.Tensor  # [S, K] bool
     cand_features: torch.Tensor  # [S, K, CANDIDATE_FEATURES]
+
+    def to(self, device) -> TaggerBatch:
+        """The same batch on ``device``."""
+        return TaggerBatch(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
 
 
 @dataclass

@@ -68,6 +68,7 @@ class TaggerConfig:
     checkpoint_minutes: float = 10.0
     max_pieces: int = 160
     threads: int = 2
+    device: str = "cpu"  # "cuda" on a GPU machine
     seed: int = 0
 
 
@@ -138,7 +139,8 @@ def iter_batches(
 
 
 def losses(model: SpinTagger, units, labels: Sequence[Labels], pieces) -> dict[str, torch.Tensor]:
-    batch = collate(units, pieces)
+    device = next(model.parameters()).device
+    batch = collate(units, pieces).to(device)
     out = model(batch)
     word_target = torch.zeros_like(out.word_logits)
     for b, lab in enumerate(labels):
@@ -146,8 +148,12 @@ def losses(model: SpinTagger, units, labels: Sequence[Labels], pieces) -> dict[s
     detect = F.binary_cross_entropy_with_logits(
         out.word_logits[batch.word_mask], word_target[batch.word_mask]
     )
-    site_target = torch.tensor([t for lab in labels for t in lab.sites], dtype=torch.long)
-    vocab_target = torch.tensor([t for lab in labels for t in lab.vocab], dtype=torch.long)
+    site_target = torch.tensor(
+        [t for lab in labels for t in lab.sites], dtype=torch.long, device=device
+    )
+    vocab_target = torch.tensor(
+        [t for lab in labels for t in lab.vocab], dtype=torch.long, device=device
+    )
     zero = out.word_logits.sum() * 0
     chosen = site_target >= 0
     choose = F.cross_entropy(out.cand_logits[chosen], site_target[chosen]) if chosen.any() else zero
@@ -232,7 +238,7 @@ def train(config: TaggerConfig, args: argparse.Namespace) -> dict[str, Any]:
     table = InverseTable.load(args.inverse)
     lm = load_ngram_model(args.lm)
     pieces = load_pieces(encoder_dir)
-    model = build_tagger(encoder_dir, config.layers)
+    model = build_tagger(encoder_dir, config.layers).to(config.device)
     engine = TaggerEngine(model, pieces, table, lm, max_candidates=config.max_candidates)
     head = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
     body = [p for n, p in model.named_parameters() if n.startswith("encoder.")]
@@ -252,7 +258,7 @@ def train(config: TaggerConfig, args: argparse.Namespace) -> dict[str, Any]:
     state = {"step": 0, "row": 0, "seconds": 0.0, "best": -1.0}
     checkpoint = work / "checkpoint.pt"
     if args.resume and checkpoint.exists():
-        saved = torch.load(checkpoint, weights_only=False)
+        saved = torch.load(checkpoint, weights_only=False, map_location=config.device)
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
