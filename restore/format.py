@@ -11,7 +11,7 @@ guard's thresholds. Training writes it with :func:`save_settings`; the Restorer 
 ...     ModelSettings(target_format="xml").validate()
 ... except ModelFormatError as err:
 ...     print(err)
-target_format must be one of ['choices', 'edits', 'tags', 'text'], got 'xml'
+target_format must be one of ['choices', 'edits', 'tagger', 'tags', 'text'], got 'xml'
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ directory and reads the parts every backend needs, without importing torch or tr
 the tokenizer is read with the ``tokenizers`` library and the decoding settings as JSON.
 
 >>> from restore.format import load_settings
->>> model_dir = resolve_model("default")  # or a directory, or a Hub name
+>>> model_dir = resolve_model("tags-small")  # a shipped name, a directory, or a Hub name
 >>> decoding = load_decoding(model_dir, load_settings(model_dir))
 >>> decoding.num_beams, decoding.max_new_tokens, decoding.eos_token_id
 (1, 64, 1)

@@ -319,9 +319,8 @@ class BackgroundServer:
     """uvicorn serving ``app`` on ``host`` (a free port by default) in a daemon thread, for
     tests and scripts; :meth:`stop` ends it.
 
-    >>> server = BackgroundServer(build_app(restorer))
-    >>> server.url
-    'http://127.0.0.1:43127'
+    For example, ``server = BackgroundServer(build_app(restorer))`` serves at ``server.url``
+    (``http://127.0.0.1:PORT``) until ``server.stop()``.
     """
 
     def __init__(self, app, *, host: str = "127.0.0.1", port: int = 0, start_timeout: float = 30):

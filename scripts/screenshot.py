@@ -17,9 +17,9 @@ from restore import Restorer
 from restore.serve import BackgroundServer, build_app
 
 SPUN = (
-    "The celebration ejects journalists outside the depository, and the council will "
-    "sanction the scheme on Tuesday after months of argumentation over how the money should "
-    "be spent. Campaigners said the determination came too late."
+    "The minister enumerated newspapermen that the rumbles would continue next week. "
+    "Functionaries in Redvale announced new water confinements on Friday, and the celebration "
+    "ejects journalists outside the depository."
 )
 CHROME_ARGS = (
     "--headless=new",

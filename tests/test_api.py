@@ -59,10 +59,11 @@ def test_the_shipped_default_model_loads_and_passes_text_through_unharmed():
     assert (empty, blank) == ("", "  ")
     # Whatever the model proposes, numbers, names and layout survive (the guard and reassembly).
     assert "March 9" in restored and "7–2" in restored and restored.count("\n\n") == 1
-    assert (DEFAULT_MODEL_DIR / "candidates.json.gz").is_file()
+    assert (DEFAULT_MODEL_DIR / "inverse.npz").is_file()
     spun = "Independent newsmen were not given entree, pictured in this symbol consigned by them."
     edits = restorer.restore_detailed(spun).edits
-    assert edits and all(0.5 <= e.confidence <= 1.0 for e in edits)  # its min_edit_confidence
+    threshold = restorer.guard.min_edit_confidence
+    assert edits and all(threshold <= e.confidence <= 1.0 for e in edits)
 
 
 def test_not_a_model(tmp_path):

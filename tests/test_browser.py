@@ -25,8 +25,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 SPUN = (
-    "The celebration ejects journalists outside the depository, and the council will "
-    "sanction the scheme on Tuesday. Zoë’s café — “naïve” 😀 — stays."
+    "The minister enumerated newspapermen that the rumbles would continue next week, and the "
+    "celebration ejects journalists outside the depository. Zoë’s café — “naïve” 😀 — stays."
 )
 
 

