@@ -387,7 +387,13 @@ keep_numbers=True, keep_names=True)
 
     def _finish(self, text: str, unit: _Unit, output: Any) -> None:
         source = text[unit.start : unit.end]
-        reading = self.format.read(source, output, self.tokenizer, self._attribution)
+        reading = self.format.read(
+            source,
+            output,
+            self.tokenizer,
+            self._attribution,
+            min_confidence=self.guard.min_edit_confidence,
+        )
         unit.word_spin = reading.word_spin
         changes = align(source, reading.text)
         verdict = guards.judge(
@@ -399,8 +405,12 @@ keep_numbers=True, keep_names=True)
             finished=reading.finished,
             failed_items=reading.failed_items,
         )
+        # Proposals the format left out as unsure count as withheld edits, as the guard's are.
+        withheld = (guards.LOW_EDIT_CONFIDENCE,) if reading.withheld else ()
         if verdict is not None:
             status, reasons = verdict
+            if status == UNCHANGED:
+                reasons = (*reasons, *withheld)
             unit.report = UnitReport(
                 unit.start, unit.end, status, reasons, reading.confidence, reading.text
             )
@@ -416,6 +426,7 @@ keep_numbers=True, keep_names=True)
             for change, confidence in zip(changes, reading.edit_confidence(changes))
         ]
         unit.edits, status, reasons = guards.withhold(edits, self.guard)
+        reasons = reasons or withheld
         unit.report = UnitReport(
             unit.start, unit.end, status, reasons, reading.confidence, reading.text
         )

@@ -6,8 +6,6 @@ import importlib.util
 import json
 from pathlib import Path
 
-from restore.restorer import Edit
-
 SCRIPTS = Path(__file__).parents[1] / "scripts"
 
 
@@ -16,15 +14,6 @@ def load(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def test_calibrate_keeps_only_edits_at_or_above_the_threshold():
-    calibrate = load("calibrate")
-    text = "The big dog ejects a throng."
-    edits = (Edit(8, 11, "dog", "hound", 0.4), Edit(12, 18, "ejects", "greets", 0.9))
-    assert calibrate.apply_above(text, edits, 0.0) == "The big hound greets a throng."
-    assert calibrate.apply_above(text, edits, 0.9) == "The big dog greets a throng."
-    assert calibrate.apply_above(text, edits, 0.95) == text
 
 
 def test_compare_runs_reads_only_evaluation_rows(tmp_path):

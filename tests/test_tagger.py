@@ -386,3 +386,17 @@ def test_tagger_card_reports_the_best_evaluation_and_takes_test_results(tagger_m
     card = (model / "README.md").read_text()
     assert "| 0.3 | tagger | 0.700 | 0.400 | 0.610 | 0.25 |" in card
     assert json.loads((model / "metrics.json").read_text())["test"]["runs"] == [run]
+
+
+def test_a_restorer_follows_a_new_guard_threshold_between_runs(tagger_model_dir):
+    """scripts/calibrate.py sweeps thresholds on one loaded restorer this way."""
+    import dataclasses
+
+    from restore import Restorer
+
+    restorer = Restorer.from_pretrained(tagger_model_dir, threads=1)
+    text = "The fete ejects journalists outside the depository."
+    restorer.guard = dataclasses.replace(restorer.guard, min_edit_confidence=0.0)
+    loose = restorer.restore_detailed(text).edits
+    restorer.guard = dataclasses.replace(restorer.guard, min_edit_confidence=1.0)
+    assert loose and restorer.restore_detailed(text).edits == ()

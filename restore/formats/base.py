@@ -41,6 +41,7 @@ class Reading:
     finished: bool = True
     failed_items: int = 0
     word_spin: tuple[tuple[int, int, float], ...] = ()
+    withheld: int = 0  # proposals the format left out as less sure than the guard's threshold
 
 
 @dataclass(frozen=True)
@@ -149,10 +150,14 @@ class Format:
             return None
         return ids, len(ids)
 
-    def read(self, source: str, output: Generation, tokenizer, attribution) -> Reading:
+    def read(
+        self, source: str, output: Generation, tokenizer, attribution, min_confidence: float = 0.0
+    ) -> Reading:
         """The restoration a generated (or tagged) output gives for ``source``: the target
         applied, and each change's confidence as the lowest probability of the output tokens
-        that wrote it (``restore.attribution``)."""
+        that wrote it (``restore.attribution``). The guard withholds changes less sure than
+        ``min_confidence`` afterwards; a format whose proposals are independent may leave them
+        out here instead."""
         import math
 
         from restore.attribution import lowest

@@ -5,8 +5,9 @@ writes no target. Its backend (a :class:`restore.backends.UnitScorer`) finds the
 inverse thesaurus in the normalised unit, scores their candidate originals with the encoder and
 the trigram counts it ships, and returns, per unit, the probability that each word was written
 by a spinner and the best original at every site with its confidence (``restore.tagger_engine``).
-Proposals at least :data:`PROPOSAL_FLOOR` sure are applied; the guard then withholds those below
-``min_edit_confidence``, as for every format.
+Only proposals at least as sure as the guard's ``min_edit_confidence`` are applied: each site's
+proposal is independent of the others, and applying an unsure one beside a sure one would let
+the alignment merge them into one change that the guard then withholds whole.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from restore.tagger_backend import NGRAM_DIR  # noqa: F401 - registers the tagge
 from restore.tagger_engine import UnitScores, apply_proposals
 from restore.text import normalize, tokenize
 
-# Proposals less sure than this are never applied, so a unit's proposal text is not rewritten at
-# every thesaurus word (and judged, say, too long) before the guard's threshold is applied.
+# Proposals less sure than this are never applied, even with a threshold of 0: a unit's text is
+# not rewritten at every thesaurus word (and judged, say, too long).
 PROPOSAL_FLOOR = 0.1
 
 
@@ -62,12 +63,20 @@ class TaggerFormat(Format):
     def run(self, runtime: Any, batch: Sequence[str], token_id: Any) -> list[UnitScores]:
         return runtime.score_units(batch)
 
-    def read(self, source: str, output: UnitScores, tokenizer, attribution) -> Reading:
+    def read(
+        self,
+        source: str,
+        output: UnitScores,
+        tokenizer,
+        attribution,
+        min_confidence: float = 0.0,
+    ) -> Reading:
         normal = normalize(source)
+        floor = max(PROPOSAL_FLOOR, min_confidence)
         applied = sorted(
-            (p for p in output.proposals if p.confidence >= PROPOSAL_FLOOR),
-            key=lambda p: p.start,
+            (p for p in output.proposals if p.confidence >= floor), key=lambda p: p.start
         )
+        withheld = sum(PROPOSAL_FLOOR <= p.confidence < floor for p in output.proposals)
         text = apply_proposals(normal, applied)
         placed = []
         shift = 0
@@ -89,7 +98,11 @@ class TaggerFormat(Format):
 
         confidence = max((p.confidence for p in applied), default=1.0)
         return Reading(
-            text, confidence, edit_confidence, word_spin=slot_word_spin(source, spans, probs)
+            text,
+            confidence,
+            edit_confidence,
+            word_spin=slot_word_spin(source, spans, probs),
+            withheld=withheld,
         )
 
     def make_target(self, spun: str, original: str) -> str:
