@@ -208,7 +208,7 @@ class Restorer:
         self.guard = guards.resolve_guard(settings.guard, guard)
         self.batch_size = batch_size
         self.read_ahead = max(read_ahead or 16 * batch_size, batch_size)
-        self._attribution = Attribution(tokenizer) if tokenizer is not None else None
+        self._attribution = Attribution(tokenizer)
 
     @classmethod
     def from_pretrained(
@@ -374,8 +374,7 @@ keep_numbers=True, keep_names=True)
         for first in range(0, len(order), self.batch_size):
             chunk = [window[i] for i in order[first : first + self.batch_size]]
             batch = [unit.source_ids for _, unit in chunk]
-            token_id = self.tokenizer.token_to_id if self.tokenizer is not None else None
-            outputs = self.format.run(self.generator, batch, token_id)
+            outputs = self.format.run(self.generator, batch, self.tokenizer.token_to_id)
             if len(outputs) != len(chunk):
                 raise RuntimeError(
                     f"the backend returned {len(outputs)} outputs for {len(chunk)} inputs"

@@ -137,7 +137,7 @@ class InverseThesaurusRestorer:
 
     def _build_options(self, word: str) -> tuple[tuple[str, float], ...]:
         best: dict[str, float] = {}
-        for lemma, pos, tag in _readings(word, self.lexicon):
+        for lemma, pos, tag in readings(word, self.lexicon):
             floor = self.lexicon.zipf(lemma) + self.config.margin
             for head in self.lexicon.inverse(lemma, pos):
                 if " " in head and not self.config.phrases:
@@ -258,7 +258,7 @@ class NgramInverseThesaurusRestorer(InverseThesaurusRestorer):
 # -- morphology and casing ------------------------------------------------------------------
 
 
-def _readings(word: str, lexicon: Lexicon) -> tuple[tuple[str, str, str], ...]:
+def readings(word: str, lexicon: Lexicon) -> tuple[tuple[str, str, str], ...]:
     """The (lemma, pos, tag) readings of a word (lemminflect's, plus the word as a base form) or
     of a phrase (as written, with a plural last word, or with an inflected first verb)."""
     found = []

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from restore.inverse import InverseTable
 from restore.ngram import SPECIALS, load_ngram_model
-from training.baselines import InverseThesaurusRestorer, _readings
+from training.baselines import InverseThesaurusRestorer, readings
 from training.inflection import TAGS, inflect
 from training.lexicon import Lexicon
 
@@ -38,7 +38,7 @@ def build_inverse_table(
     keys.update(dict.fromkeys(_phrases(lexicon)))
     keys.update(dict.fromkeys(_spinner_outputs(lexicon, min_zipf)))
     function_inverse: dict[str, dict[str, None]] = {}
-    for word in _function_words(lexicon):
+    for word in lexicon.function_words():
         for alternative in lexicon.function_alternatives(word):
             function_inverse.setdefault(alternative.lower(), {})[word.lower()] = None
     keys.update(dict.fromkeys(function_inverse))
@@ -60,8 +60,7 @@ def _spinner_outputs(lexicon: Lexicon, min_zipf: float) -> list[str]:
     """Every inflected form of every candidate at least ``min_zipf`` frequent (the spinner
     never picks rarer ones)."""
     seen: dict[tuple[str, str], None] = {}
-    for entry in lexicon._entries:  # noqa: SLF001 - "lemma\tpos" keys; no public listing
-        lemma, pos = entry.split("\t")
+    for lemma, pos in lexicon.entries():
         for cand in lexicon.candidates(lemma, pos):
             if lexicon.zipf(cand.text) >= min_zipf:
                 seen[(cand.text.lower(), pos)] = None
@@ -74,15 +73,11 @@ def _spinner_outputs(lexicon: Lexicon, min_zipf: float) -> list[str]:
     return list(found)
 
 
-def _function_words(lexicon: Lexicon) -> list[str]:
-    return list(lexicon._function_words)  # noqa: SLF001 - the lexicon has no public listing
-
-
 def _key_zipf(key: str, lexicon: Lexicon) -> float:
     found = lexicon.zipf(key)
     if found:
         return found
-    return max((lexicon.zipf(lemma) for lemma, _, _ in _readings(key, lexicon)), default=0.0)
+    return max((lexicon.zipf(lemma) for lemma, _, _ in readings(key, lexicon)), default=0.0)
 
 
 def main(argv: list[str] | None = None) -> int:

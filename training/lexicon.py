@@ -194,6 +194,14 @@ class Lexicon:
         i = self._word_id.get(word.lower())
         return 0.0 if i is None else self._zipf[i]
 
+    def entries(self) -> list[tuple[str, str]]:
+        """Every ``(lemma, pos)`` that has candidates."""
+        return [tuple(key.split("\t")) for key in self._entries]
+
+    def function_words(self) -> tuple[str, ...]:
+        """The function words and phrases that have hand-curated swaps."""
+        return tuple(self._function_words)
+
     def function_alternatives(self, word: str) -> tuple[str, ...]:
         """Hand-curated swaps for a function word or phrase ("by", "according to"); ``()``
         when there are none."""
