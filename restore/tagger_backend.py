@@ -8,6 +8,7 @@ ships, and runs its encoder once per batch. A model directory holds:
 * ``tokenizer.json``: the encoder's word-piece tokenizer;
 * ``inverse.npz``: the inverse thesaurus (:mod:`restore.inverse`);
 * ``ngram/``: the trigram counts (:mod:`restore.ngram`);
+* ``context.npz``: the topic vectors (:mod:`restore.context`);
 * ``restore.json``: the settings (``max_candidates``; ``max_source_tokens`` counts word pieces).
 """
 
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from restore.backends import register_backend
+from restore.context import CONTEXT_FILE, ContextVectors
 from restore.errors import BackendError
 from restore.format import ModelSettings
 from restore.inverse import INVERSE_FILE, InverseTable
@@ -59,6 +61,7 @@ class TorchTaggerScorer:
             tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
             table = InverseTable.load(model_dir / INVERSE_FILE)
             lm = load_ngram_model(model_dir / NGRAM_DIR)
+            context = ContextVectors.load(model_dir / CONTEXT_FILE)
         except (OSError, ValueError, RuntimeError, NgramError) as err:
             raise BackendError(f"cannot load the tagger model in {model_dir}: {err}") from err
         tokenizer.no_truncation()
@@ -66,7 +69,12 @@ class TorchTaggerScorer:
         if quantize:
             model = _quantize(model)
         engine = TaggerEngine(
-            model, PieceEncoder(tokenizer), table, lm, max_candidates=settings.max_candidates
+            model,
+            PieceEncoder(tokenizer),
+            table,
+            lm,
+            context=context,
+            max_candidates=settings.max_candidates,
         )
         return cls(engine)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from restore.candidates import match_case
+from restore.context import ContextVectors
 from restore.inverse import InverseTable
 from restore.ngram import NgramModel
 from restore.tagger_input import UnitInput, encode_unit
@@ -56,16 +57,20 @@ class TaggerEngine:
         table: InverseTable,
         lm: NgramModel | None,
         *,
+        context: ContextVectors | None = None,
         max_candidates: int,
     ):
         self.model = model
         self.pieces = pieces
         self.table = table
         self.lm = lm
+        self.context = context
         self.max_candidates = max_candidates
 
     def encode(self, text: str) -> UnitInput:
-        return encode_unit(text, self.table, self.lm, max_candidates=self.max_candidates)
+        return encode_unit(
+            text, self.table, self.lm, context=self.context, max_candidates=self.max_candidates
+        )
 
     def score(self, units: Sequence[UnitInput]) -> list[UnitScores]:
         """One :class:`UnitScores` per unit, in order (one forward pass for the batch)."""

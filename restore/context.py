@@ -1,0 +1,82 @@
+"""How well a word fits its paragraph's topic: cosines of corpus co-occurrence vectors.
+
+``training.context_vectors`` builds the vectors (positive PMI of words within ten tokens of each
+other, reduced by SVD); the tagger ships them and gives each candidate original its fit with the
+rest of the unit as evidence, beside the trigram gain, which sees only two words either side.
+
+>>> import numpy as np
+>>> vectors = ContextVectors(
+...     ["election", "vote", "party", "cake", "celebration"],
+...     np.array([[1, 0], [0.9, 0.1], [0.8, 0.2], [0, 1], [0.1, 0.9]], dtype=np.float16),
+... )
+>>> topic = vectors.topic(["election", "vote"])
+>>> vectors.fit("party", topic) > vectors.fit("celebration", topic)
+True
+>>> vectors.fit("unknownword", topic)
+0.0
+>>> [round(float(f), 2) for f in vectors.fits(["party", "cake", "vote cake", "nope"], topic)]
+[0.81, 0.05, 0.48, 0.0]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+CONTEXT_FILE = "context.npz"
+
+
+class ContextVectors:
+    """Unit-length vectors for a vocabulary of lower-case words (float16 on disk and here)."""
+
+    def __init__(self, words: Sequence[str], vectors: np.ndarray):
+        if len(words) != len(vectors):
+            raise ValueError(f"{len(words)} words but {len(vectors)} vectors")
+        self.words = list(words)
+        self.vectors = vectors
+        self.index = {w: i for i, w in enumerate(self.words)}
+        self._zero = np.zeros(vectors.shape[1], dtype=np.float32)
+
+    def vector(self, phrase: str) -> np.ndarray:
+        """The mean vector of a word or phrase's known words (zeros when none is known)."""
+        ids = [self.index[w] for w in phrase.split() if w in self.index]
+        if not ids:
+            return self._zero
+        return self.vectors[ids].astype(np.float32).mean(axis=0)
+
+    def topic(self, words: Iterable[str]) -> np.ndarray:
+        """The unit-length sum of the known words' vectors (zeros when none is known)."""
+        ids = [self.index[w] for w in words if w in self.index]
+        if not ids:
+            return self._zero
+        total = self.vectors[ids].astype(np.float32).sum(axis=0)
+        return total / max(float(np.linalg.norm(total)), 1e-8)
+
+    def fit(self, phrase: str, topic: np.ndarray) -> float:
+        """Cosine-like fit of ``phrase`` with a :meth:`topic` vector (0 when either is unknown)."""
+        return float(self.vector(phrase) @ topic)
+
+    def fits(self, phrases: Sequence[str], topic: np.ndarray) -> np.ndarray:
+        """:meth:`fit` of each phrase, single words in one gather (the tagger asks for dozens
+        of candidates per site)."""
+        ids = np.array([self.index.get(p, -1) for p in phrases])
+        out = np.zeros(len(phrases), dtype=np.float32)
+        known = ids >= 0
+        if known.any():
+            out[known] = self.vectors[ids[known]].astype(np.float32) @ topic
+        for i in np.flatnonzero(~known):
+            if " " in phrases[i]:
+                out[i] = self.fit(phrases[i], topic)
+        return out
+
+    def save(self, path: str | Path) -> None:
+        np.savez_compressed(
+            path, words=np.array(self.words, dtype=object).astype(str), vectors=self.vectors
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> ContextVectors:
+        with np.load(path, allow_pickle=False) as data:
+            return cls(data["words"].tolist(), data["vectors"])
