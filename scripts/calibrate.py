@@ -1,12 +1,13 @@
 """Choose a model's per-edit confidence threshold on the valid split, and optionally save it.
 
     python scripts/calibrate.py --model runs/default/model --corpus ../shared/corpus \
-        --max-paragraphs 500 --max-false-changes 0.3 [--write]
+        --max-paragraphs 500 --max-false-changes 0.3 [--rate 0.1 0.3 0.5] [--write]
 
-Restores valid paragraphs spun at ``--rate`` (and the same paragraphs unspun) once per
-threshold, with that threshold as the guard's ``min_edit_confidence`` (a format may leave unsure
-proposals out before aligning, which post-hoc filtering of one run's edits would not show). Prints
-precision, recall, F0.5 and false changes per 100 tokens for each threshold and picks the one
+Restores valid paragraphs spun at each ``--rate`` (optionally with ``--relations`` only, as in
+``scripts/evaluate.py``), and the same paragraphs unspun, once per threshold, with that
+threshold as the guard's ``min_edit_confidence`` (a format may leave unsure proposals out before
+aligning, which post-hoc filtering of one run's edits would not show). Prints precision, recall,
+F0.5 and false changes per 100 tokens for each threshold, all rates pooled, and picks the one
 with the best F0.5 among those within ``--max-false-changes``; ``--write`` stores it as
 ``guard.min_edit_confidence`` in the model's ``restore.json``. Never use the test split here.
 """
@@ -28,7 +29,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True)
     parser.add_argument("--corpus", required=True)
-    parser.add_argument("--rate", type=float, default=0.3)
+    parser.add_argument(
+        "--rate", type=float, nargs="+", default=[0.3], help="spin rates, scored together"
+    )
+    parser.add_argument("--relations", nargs="+", help="spin with these thesaurus relations only")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-paragraphs", type=int, default=500)
     parser.add_argument("--max-false-changes", type=float, default=0.3, help="per 100 tokens")
@@ -38,7 +42,16 @@ def main(argv: list[str] | None = None) -> None:
     paragraphs = evaluation.select_paragraphs(
         args.corpus, "valid", max_paragraphs=args.max_paragraphs
     )
-    spun = evaluation.spin_paragraphs(paragraphs, rate=args.rate, seed=args.seed)
+    spun = [
+        row
+        for rate in args.rate
+        for row in evaluation.spin_paragraphs(
+            paragraphs,
+            rate=rate,
+            seed=args.seed,
+            spinner=evaluation.restricted_spinner(rate, args.relations),
+        )
+    ]
     texts = [r["spun"] for r in spun] + [p.text for p in paragraphs]
     originals = [r["original"] for r in spun] + [p.text for p in paragraphs]
     restorer = Restorer.from_pretrained(args.model)

@@ -60,6 +60,7 @@ def test_the_shipped_default_model_loads_and_passes_text_through_unharmed():
     # Whatever the model proposes, numbers, names and layout survive (the guard and reassembly).
     assert "March 9" in restored and "7–2" in restored and restored.count("\n\n") == 1
     assert (DEFAULT_MODEL_DIR / "inverse.npz").is_file()
+    assert (DEFAULT_MODEL_DIR / "context.npz").is_file()
     spun = "Independent newsmen were not given entree, pictured in this symbol consigned by them."
     edits = restorer.restore_detailed(spun).edits
     threshold = restorer.guard.min_edit_confidence

@@ -297,7 +297,7 @@ def test_label_unit_marks_spun_words_and_reachable_originals(engine):
 
 
 def test_training_steps_lower_the_loss(encoder_dir, lm):
-    from training.tagger import losses
+    from training.tagger import evaluate, losses
 
     torch.manual_seed(0)
     model = build_tagger(encoder_dir, layers=2)
@@ -322,6 +322,16 @@ def test_training_steps_lower_the_loss(encoder_dir, lm):
     probs = dict(((s, e), p) for s, e, p in result.words)
     assert probs[(4, 8)] > 0.5 > probs[(0, 3)]
     assert np.isfinite([p.confidence for p in result.proposals]).all()
+    # Evaluation scores edits at the threshold with the best F0.5: here the one that lets
+    # "party" through, not the one that withholds everything.
+    row = {
+        "spun": unit.text,
+        "original": "The party ejects journalists outside the depository.",
+        "substitutions": subs,
+    }
+    scores = evaluate(eng, [row], thresholds=(1.1, 0.0))
+    assert scores["threshold"] == 0.0 and scores["recall"] == 1.0
+    assert scores["choice_acc"] == 1.0 and scores["reach"] == 1.0
 
 
 # -- the model directory and the Restorer ----------------------------------------------------
@@ -430,6 +440,19 @@ def test_a_sentence_too_long_for_the_encoder_is_cut_into_units_that_fit(tagger_m
     assert len(result.units) >= 3
     assert all(u.status == "unchanged" for u in result.units)
     assert result.units[-1].end == len(text)
+
+
+def test_run_summary_reports_the_exported_weights_evaluation(tmp_path):
+    from training.tagger import run_summary
+
+    (tmp_path / "log.csv").write_text(
+        "step,seconds,eval_f0.5,eval_threshold\n10,60,0.5,0.5\n20,120,0.4,0.7\n"
+    )
+    best = run_summary(tmp_path, "pairs")
+    last = run_summary(tmp_path, "pairs", weights="last")
+    assert (best["valid"]["step"], best["valid"]["f0.5"]) == (10, 0.5)
+    assert (last["valid"]["step"], last["valid"]["threshold"]) == (20, 0.7)
+    assert best["train"]["steps"] == last["train"]["steps"] == 20
 
 
 def test_tagger_card_reports_the_best_evaluation_and_takes_test_results(tagger_model_dir, tmp_path):

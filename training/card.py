@@ -113,11 +113,13 @@ def write_tagger_card(model_dir: Path, test: dict[str, Any] | None = None) -> No
         "uncased WordPiece), fine-tuned; weights in fp16 (`model.safetensors`)",
         "- heads: per word, P(a spinner wrote it); per site, a score for each candidate "
         "original (the site's encoder vector against the candidate's word-piece embeddings, "
-        "plus trigram gain and frequencies)",
+        "plus trigram gain, topic fit and frequencies)",
         f"- `inverse.npz`: for each word a spinner may write, up to {config['max_candidates']} "
         "originals whose thesaurus entry lists it (WordNet 3.0 and Moby, all senses, "
         "inflected); see training/data/LICENSES.md",
         "- `ngram/`: trigram counts of the corpus train split (stupid backoff)",
+        "- `context.npz`: topic vectors of the train split's words (PPMI of co-occurrence "
+        "within ten words, reduced by SVD): how well each candidate fits the rest of its unit",
         "- an edit is made when P(spun) x P(original | spun) reaches the guard's "
         "`min_edit_confidence` (chosen on the valid split)",
         "",
@@ -125,7 +127,8 @@ def write_tagger_card(model_dir: Path, test: dict[str, Any] | None = None) -> No
         f"- pairs: {run['pairs']}",
         f"- {run['steps']} steps of {config['batch_size']} units in {run['minutes']:.0f} min on "
         f"{run['hardware']}; encoder LR {config['encoder_lr']}, heads {config['head_lr']}",
-        f"- best valid checkpoint (step {best['step']}, threshold 0.5): "
+        f"- exported checkpoint on valid pairs (step {best['step']}, threshold "
+        f"{best.get('threshold', 0.5)}): "
         f"P {best['precision']:.3f}, R {best['recall']:.3f}, F0.5 {best['f0.5']:.3f}; "
         f"word detection F1 {best['detect_f1']:.3f}; choice accuracy {best['choice_acc']:.3f} "
         f"at spun sites whose original is a candidate ({best['reach']:.1%} of them)",

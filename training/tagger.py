@@ -17,8 +17,9 @@ forward pass per batch gives three losses:
 new evidence features at zero weight. Training is bounded by wall-clock minutes; a checkpoint
 (weights, optimiser, step, data position) is written every ``--checkpoint-minutes`` and at the
 end, and ``--resume`` continues from it. Evaluation on valid pairs every ``--eval-steps`` logs
-detection F1, choice accuracy and edit-level P/R/F0.5 at ``min_edit_confidence`` 0.5 to
-``log.csv``.
+detection F1, choice accuracy and edit-level P/R/F0.5 at the best of a few thresholds to
+``log.csv``; the checkpoint with the best F0.5 is kept in ``best/`` and exported
+(``--export-only --weights last`` exports the last checkpoint instead).
 """
 
 from __future__ import annotations
@@ -173,12 +174,20 @@ def losses(model: SpinTagger, units, labels: Sequence[Labels], pieces) -> dict[s
 # -- evaluation ------------------------------------------------------------------------------
 
 
-def evaluate(engine: TaggerEngine, rows, *, threshold: float = 0.5) -> dict[str, float]:
-    """Detection F1, choice accuracy at reachable spun sites, and edit-level scores."""
+# Edit-level scores are taken at the best of these thresholds: a model grows surer as it
+# trains, so a fixed threshold would pick checkpoints for their calibration, not their quality.
+EVAL_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+
+
+def evaluate(
+    engine: TaggerEngine, rows, *, thresholds: Sequence[float] = EVAL_THRESHOLDS
+) -> dict[str, float]:
+    """Detection F1, choice accuracy at reachable spun sites, and edit-level scores at the
+    threshold (of ``thresholds``) with the best F0.5."""
     engine.model.eval()
     tp = fp = fn = 0
     chosen = reachable = spun_sites = 0
-    spun, original, restored = [], [], []
+    spun, original, results = [], [], []
     examples = list(iter_examples(rows, engine, max_pieces=10**9))
     for first in range(0, len(examples), 32):
         chunk = examples[first : first + 32]
@@ -203,9 +212,23 @@ def evaluate(engine: TaggerEngine, rows, *, threshold: float = 0.5) -> dict[str,
                     )
             spun.append(rows[index]["spun"])
             original.append(rows[index]["original"])
-            restored.append(apply_proposals(unit.text, result.edits(threshold)))
+            results.append((unit.text, result))
     engine.model.train()
-    scored = metrics.score(spun, original, restored, text_metrics=False)
+    scored, threshold = max(
+        (
+            (
+                metrics.score(
+                    spun,
+                    original,
+                    [apply_proposals(text, result.edits(t)) for text, result in results],
+                    text_metrics=False,
+                ),
+                t,
+            )
+            for t in thresholds
+        ),
+        key=lambda pair: pair[0]["f0.5"],
+    )
     p, r, f1 = metrics.prf(tp, fp, fn, beta=1.0)
     return {
         "detect_p": p,
@@ -217,6 +240,7 @@ def evaluate(engine: TaggerEngine, rows, *, threshold: float = 0.5) -> dict[str,
         "recall": scored["recall"],
         "f0.5": scored["f0.5"],
         "false_changes": scored.get("false_changes_per_100_tokens") or 0.0,
+        "threshold": threshold,
     }
 
 
@@ -268,7 +292,7 @@ def train(config: TaggerConfig, args: argparse.Namespace) -> dict[str, Any]:
     state = {"step": 0, "row": 0, "seconds": 0.0, "best": -1.0}
     checkpoint = work / "checkpoint.pt"
     if args.resume and checkpoint.exists():
-        saved = torch.load(checkpoint, weights_only=False, map_location=config.device)
+        saved = torch.load(checkpoint, weights_only=True, map_location=config.device)
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
@@ -393,16 +417,17 @@ def write_model_dir(
     return out
 
 
-def run_summary(work: Path, pairs: str) -> dict[str, Any]:
-    """metrics.json of a run: its steps, time and the best evaluation in ``log.csv``."""
+def run_summary(work: Path, pairs: str, weights: str = "best") -> dict[str, Any]:
+    """metrics.json of a run: its steps, time and the evaluation in ``log.csv`` of the exported
+    weights (the best F0.5, or the last row)."""
     import platform
 
     with open(work / "log.csv", encoding="utf-8") as fh:
         rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(fh)]
     # Logs name evaluation columns "eval_f0.5" (older runs: "f0.5") and time "seconds".
     rows = [{k.removeprefix("eval_"): v for k, v in row.items()} for row in rows]
-    best = max(rows, key=lambda r: r["f0.5"])
     last = rows[-1]
+    best = last if weights == "last" else max(rows, key=lambda r: r["f0.5"])
     minutes = last.get("minutes", last.get("seconds", 0.0) / 60)
     return {
         "train": {
@@ -430,6 +455,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="write the model directory from the best checkpoint so far, without training",
     )
+    parser.add_argument(
+        "--weights",
+        choices=("best", "last"),
+        default="best",
+        help="export the best evaluated checkpoint or the last one",
+    )
     for field in dataclasses.fields(TaggerConfig):
         parser.add_argument(
             "--" + field.name.replace("_", "-"), type=type(field.default), default=field.default
@@ -448,7 +479,9 @@ def main(argv: list[str] | None = None) -> int:
         state = train(config, args)
         logger.info("done: %s", state)
     out = Path(args.output)
-    best = out.parent / (out.name + "-train") / "best"
+    best = work / "best"
+    if args.weights == "last":
+        best = _last_weights(work, config, args.encoder)
     if not best.exists():
         print(f"error: no trained weights in {best}", file=sys.stderr)
         return 2
@@ -460,10 +493,22 @@ def main(argv: list[str] | None = None) -> int:
         lm=load_ngram_model(args.lm),
         context=ContextVectors.load(args.context),
         config=config,
-        run=run_summary(best.parent, args.pairs),
+        run=run_summary(work, args.pairs, args.weights),
     )
     logger.info("model directory: %s", out)
     return 0
+
+
+def _last_weights(work: Path, config: TaggerConfig, encoder: str | None) -> Path:
+    """The last checkpoint's weights saved as a tagger folder (``work/last``)."""
+    target = work / "last"
+    checkpoint = work / "checkpoint.pt"
+    if checkpoint.exists():
+        model = build_tagger(Path(encoder) if encoder else minilm_folder(), config.layers)
+        saved = torch.load(checkpoint, weights_only=True, map_location="cpu")
+        model.load_state_dict(saved["model"])
+        save_tagger(model, target, dtype=torch.float32)
+    return target
 
 
 if __name__ == "__main__":

@@ -40,7 +40,8 @@ class TaggerFormat(Format):
     card_note = (
         "a pretrained encoder (all-MiniLM-L6-v2's lower layers, fine-tuned) judges every word "
         "and chooses among the originals that the inverse thesaurus `inverse.npz` lists for it, "
-        "with trigram evidence from `ngram/`: run it with the torch backends"
+        "with trigram evidence from `ngram/` and topic vectors from `context.npz`: run it with "
+        "the torch backends"
     )
 
     def encode_source(self, unit: str) -> str:
