@@ -11,8 +11,7 @@ A unit of text becomes
   the unit's topic than the written word (:mod:`restore.context`; the trigram sees two words
   either side), and Zipf frequencies.
 
->>> from restore.context import ContextVectors
-from restore.inverse import InverseTable
+>>> from restore.inverse import InverseTable
 >>> table = InverseTable({"fete": (2.0, [("party", 5.5), ("feast", 4.0)])})
 >>> unit = encode_unit("The fete ended.", table, lm=None, context=None, max_candidates=8)
 >>> [t.text for t in unit.tokens], [(s.first, s.last, s.key) for s in unit.sites]

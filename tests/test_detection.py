@@ -256,7 +256,7 @@ def test_default_model_flags_a_spun_word_and_is_calibrated(capfd):
     assert restorer.calibration is not None
     d = restorer.detect("The celebration ejects journalists outside the depository.")
     probs = {w.word: w.probability for w in d.words}
-    assert probs["ejects"] > 0.5 > probs["journalists"]
+    assert min(probs["ejects"], probs["depository"]) > 0.5 > max(probs["outside"], probs["The"])
     assert 0.0 < d.spun_probability < 1.0
     clean = restorer.detect("The council approved the plan on Tuesday.")
     assert clean.spin_score < d.spin_score

@@ -449,10 +449,11 @@ def test_run_summary_reports_the_exported_weights_evaluation(tmp_path):
         "step,seconds,eval_f0.5,eval_threshold\n10,60,0.5,0.5\n20,120,0.4,0.7\n"
     )
     best = run_summary(tmp_path, "pairs")
-    last = run_summary(tmp_path, "pairs", weights="last")
+    last = run_summary(tmp_path, "pairs", weights="last", init="runs/a/best")
     assert (best["valid"]["step"], best["valid"]["f0.5"]) == (10, 0.5)
     assert (last["valid"]["step"], last["valid"]["threshold"]) == (20, 0.7)
     assert best["train"]["steps"] == last["train"]["steps"] == 20
+    assert last["train"]["init"] == "runs/a/best" and "init" not in best["train"]
 
 
 def test_tagger_card_reports_the_best_evaluation_and_takes_test_results(tagger_model_dir, tmp_path):

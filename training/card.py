@@ -125,6 +125,7 @@ def write_tagger_card(model_dir: Path, test: dict[str, Any] | None = None) -> No
         "",
         "## Training",
         f"- pairs: {run['pairs']}",
+        *([f"- started from: {run['init']}"] if run.get("init") else []),
         f"- {run['steps']} steps of {config['batch_size']} units in {run['minutes']:.0f} min on "
         f"{run['hardware']}; encoder LR {config['encoder_lr']}, heads {config['head_lr']}",
         f"- exported checkpoint on valid pairs (step {best['step']}, threshold "

@@ -417,7 +417,9 @@ def write_model_dir(
     return out
 
 
-def run_summary(work: Path, pairs: str, weights: str = "best") -> dict[str, Any]:
+def run_summary(
+    work: Path, pairs: str, weights: str = "best", init: str | None = None
+) -> dict[str, Any]:
     """metrics.json of a run: its steps, time and the evaluation in ``log.csv`` of the exported
     weights (the best F0.5, or the last row)."""
     import platform
@@ -435,6 +437,7 @@ def run_summary(work: Path, pairs: str, weights: str = "best") -> dict[str, Any]
             "steps": int(last["step"]),
             "minutes": minutes,
             "hardware": f"{torch.get_num_threads()} CPU threads ({platform.machine()})",
+            **({"init": init} if init else {}),
         },
         "valid": {**best, "step": int(best["step"])},
     }
@@ -493,7 +496,7 @@ def main(argv: list[str] | None = None) -> int:
         lm=load_ngram_model(args.lm),
         context=ContextVectors.load(args.context),
         config=config,
-        run=run_summary(work, args.pairs, args.weights),
+        run=run_summary(work, args.pairs, args.weights, args.init),
     )
     logger.info("model directory: %s", out)
     return 0
