@@ -28,6 +28,11 @@ import numpy as np
 CONTEXT_FILE = "context.npz"
 
 
+def unit_length(vector: np.ndarray) -> np.ndarray:
+    """``vector`` scaled to length 1 (left at zero when it is zero)."""
+    return vector / max(float(np.linalg.norm(vector)), 1e-8)
+
+
 class ContextVectors:
     """Unit-length vectors for a vocabulary of lower-case words (float16 on disk and here)."""
 
@@ -37,26 +42,16 @@ class ContextVectors:
         self.words = list(words)
         self.vectors = vectors
         self.index = {w: i for i, w in enumerate(self.words)}
-        self._zero = np.zeros(vectors.shape[1], dtype=np.float32)
-
-    def vector(self, phrase: str) -> np.ndarray:
-        """The mean vector of a word or phrase's known words (zeros when none is known)."""
-        ids = [self.index[w] for w in phrase.split() if w in self.index]
-        if not ids:
-            return self._zero
-        return self.vectors[ids].astype(np.float32).mean(axis=0)
 
     def topic(self, words: Iterable[str]) -> np.ndarray:
         """The unit-length sum of the known words' vectors (zeros when none is known)."""
         ids = [self.index[w] for w in words if w in self.index]
-        if not ids:
-            return self._zero
-        total = self.vectors[ids].astype(np.float32).sum(axis=0)
-        return total / max(float(np.linalg.norm(total)), 1e-8)
+        return unit_length(self.vectors[ids].astype(np.float32).sum(axis=0))
 
     def fit(self, phrase: str, topic: np.ndarray) -> float:
-        """Cosine-like fit of ``phrase`` with a :meth:`topic` vector (0 when either is unknown)."""
-        return float(self.vector(phrase) @ topic)
+        """Cosine-like fit of ``phrase`` (the mean of its known words) with a :meth:`topic`
+        vector; 0 when either is unknown."""
+        return float(self.fits([phrase], topic)[0])
 
     def fits(self, phrases: Sequence[str], topic: np.ndarray) -> np.ndarray:
         """:meth:`fit` of each phrase, all in one gather (the tagger asks for dozens of

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from restore.context import ContextVectors
+from restore.context import ContextVectors, unit_length
 from restore.inverse import InverseTable
 from restore.ngram import BOS, EOS, NUM, NgramModel
 from restore.text import Token, tokenize
@@ -167,8 +167,7 @@ def _topic_fits(
     total = vectors.sum(axis=0)
     out = []
     for first, last, site, cands in found:
-        topic = total - vectors[first : last + 1].sum(axis=0)
-        topic /= max(float(np.linalg.norm(topic)), 1e-8)
-        fit = context.fits([c for c, _ in cands], topic)
-        out.append((fit, context.fit(site.key, topic)))
+        topic = unit_length(total - vectors[first : last + 1].sum(axis=0))
+        fit = context.fits([site.key, *(c for c, _ in cands)], topic)
+        out.append((fit[1:], float(fit[0])))
     return out

@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path
 
 from restore.tagger_batch import PieceEncoder
-from restore.tagger_model import SpinTagger
+from restore.tagger_model import WEIGHTS_FILE, SpinTagger
 from training.errors import TrainingError
 
 # The layers that read the evidence features: the only ones whose input may grow.
@@ -67,7 +67,7 @@ def warm_start(model: SpinTagger, folder: str | Path) -> SpinTagger:
     """
     from safetensors.torch import load_file
 
-    state = load_file(str(Path(folder) / "model.safetensors"))
+    state = load_file(str(Path(folder) / WEIGHTS_FILE))
     own = model.state_dict()
     for name, saved in state.items():
         if name not in own:
