@@ -47,12 +47,21 @@ class SpinnerConfig:
     function_rate: float = 0.05  # share of function words with alternatives replaced
     choice: str = "uniform"  # "uniform" (sense-blind), "frequency" or "sense_aware"
     relation_weights: dict[str, float] = dataclasses.field(
-        default_factory=lambda: {"syn": 1.0, "sim": 1.0, "rel": 1.0, "hyper": 0.2, "hypo": 0.2}
+        default_factory=lambda: {
+            "syn": 1.0,
+            "sim": 1.0,
+            "rel": 1.0,
+            "hyper": 0.2,
+            "hypo": 0.2,
+            "near": 0.0,
+        }
     )
     min_zipf: float = 2.0  # candidates rarer than this (wordfreq zipf) are never chosen
     min_sentence_initial_zipf: float = 3.0  # sentence-initial words rarer than this may be names
     max_phrase_words: int = 4
     lexicon_path: str | None = None  # None: the lexicon shipped with the package
+    # Embedding neighbours (training.neighbours), drawn under the relation "near".
+    neighbours_path: str | None = None
 
     def validate(self) -> None:
         if not 0.0 <= self.rate <= 1.0:
@@ -61,7 +70,7 @@ class SpinnerConfig:
             raise ValueError(f"spinner.function_rate must lie in [0, 1], got {self.function_rate}")
         if self.choice not in ("uniform", "frequency", "sense_aware"):
             raise ValueError("spinner.choice must be uniform, frequency or sense_aware")
-        unknown = set(self.relation_weights) - {"syn", "sim", "rel", "hyper", "hypo"}
+        unknown = set(self.relation_weights) - {"syn", "sim", "rel", "hyper", "hypo", "near"}
         if unknown:
             raise ValueError(f"spinner.relation_weights: unknown relations {sorted(unknown)}")
         if self.max_phrase_words < 1:

@@ -24,7 +24,7 @@ import dataclasses
 import math
 import random
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from restore.text import Token, tokenize
@@ -39,6 +39,7 @@ from training.inflection import (
     word_readings,
 )
 from training.lexicon import Candidate, Lexicon
+from training.neighbours import load_neighbours
 
 _DETERMINERS = frozenset(
     "the a an this that these those his her its their our my your some any every each no "
@@ -79,8 +80,8 @@ class Substitution:
     kind: str  # "word", "phrase" (either side multiword) or "function"
     pos: str  # "n", "v", "a", "r", or "f" for function words
     tag: str  # Penn tag of the original form, e.g. "VBZ"
-    relation: str  # thesaurus relation, "function" for function words
-    source: str  # "wordnet", "moby" or "function"
+    relation: str  # thesaurus relation, "near" (embedding neighbour), "function"
+    source: str  # "wordnet", "moby", "embedding" or "function"
     words: int  # eligible words covered in the original
 
     @property
@@ -158,10 +159,20 @@ class Spinner:
     'Nothing changes here.'
     """
 
-    def __init__(self, config: SpinnerConfig | None = None, lexicon: Lexicon | None = None):
+    def __init__(
+        self,
+        config: SpinnerConfig | None = None,
+        lexicon: Lexicon | None = None,
+        neighbours: Mapping[str, Sequence[str]] | None = None,
+    ):
         self.config = config or SpinnerConfig()
         self.config.validate()
         self.lexicon = lexicon or Lexicon.load(self.config.lexicon_path)
+        if neighbours is None and self.config.neighbours_path:
+            neighbours = load_neighbours(self.config.neighbours_path)
+        if neighbours is None and self.config.relation_weights.get("near", 0.0) > 0:
+            raise ValueError("spinner.relation_weights.near needs spinner.neighbours_path")
+        self._neighbours = neighbours or {}
         self._phrases = self.lexicon.phrase_heads()
         self._pools: dict[tuple[str, str], tuple[tuple[str, float, Candidate], ...]] = {}
 
@@ -340,7 +351,10 @@ class Spinner:
 
     def _build_pool(self, lemma: str, pos: str) -> tuple[tuple[str, float, Candidate], ...]:
         cfg = self.config
-        candidates = self.lexicon.candidates(lemma, pos)
+        candidates = self.lexicon.candidates(lemma, pos) + tuple(
+            Candidate(text, "near", "near", "embedding")
+            for text in self._neighbours.get(f"{lemma}\t{pos}", ())
+        )
         if cfg.choice == "sense_aware":
             first = next((c.sense for c in candidates if c.source == "wordnet"), None)
             candidates = tuple(c for c in candidates if c.sense == first) or candidates
