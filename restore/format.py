@@ -64,6 +64,10 @@ class ModelSettings:
     slots: int = 24  # slot formats: most slots per unit
     choices: int = 3  # slot formats: most candidates shown per slot
     max_candidates: int = 64  # tagger format: candidate originals scored per site
+    # tagger format: an edit in a unit where fewer than ``spun_unit_words`` other words look
+    # spun has its confidence multiplied by ``lone_edit_factor`` (restore.tagger_engine)
+    spun_unit_words: int = 0
+    lone_edit_factor: float = 1.0
     guard: GuardSettings = dataclasses.field(default_factory=GuardSettings)
     versions: dict[str, str] = dataclasses.field(default_factory=dict)
 
@@ -75,6 +79,8 @@ class ModelSettings:
             raise ModelFormatError("max_source_tokens, max_target_tokens, max_words must be >= 1")
         if self.max_candidates < 1:
             raise ModelFormatError("max_candidates must be >= 1")
+        if self.spun_unit_words < 0 or not 0.0 < self.lone_edit_factor <= 1.0:
+            raise ModelFormatError("spun_unit_words must be >= 0, lone_edit_factor in (0, 1]")
         if not (1 <= self.slots <= MAX_SLOTS and 1 <= self.choices <= MAX_CHOICES):
             raise ModelFormatError(
                 f"slots must lie in [1, {MAX_SLOTS}] and choices in [1, {MAX_CHOICES}]"

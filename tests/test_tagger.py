@@ -495,3 +495,62 @@ def test_a_restorer_follows_a_new_guard_threshold_between_runs(tagger_model_dir)
     loose = restorer.restore_detailed(text).edits
     restorer.guard = dataclasses.replace(restorer.guard, min_edit_confidence=1.0)
     assert loose and restorer.restore_detailed(text).edits == ()
+
+
+def test_lone_edits_are_weighed_down_by_the_other_suspicious_words_of_their_unit():
+    from restore.tagger_engine import Proposal, UnitScores, weigh_lone_edits
+
+    def scores(*probs):
+        words = tuple((10 * i, 10 * i + 5, p) for i, p in enumerate(probs))
+        return UnitScores(words, (Proposal(0, 5, "fete", "party", 0.8),))
+
+    def confidence(unit, words, factor=0.5):
+        weighed = weigh_lone_edits(unit, spun_unit_words=words, lone_edit_factor=factor)
+        return weighed.proposals[0].confidence
+
+    # The proposal's own word (0.9) is not evidence for itself.
+    assert confidence(scores(0.9, 0.1, 0.2), 1) == pytest.approx(0.4)
+    assert confidence(scores(0.9, 0.6, 0.2), 1) == 0.8
+    assert confidence(scores(0.9, 0.6, 0.2), 2) == pytest.approx(0.4)
+    assert confidence(scores(0.9, 0.6, 0.5), 2) == 0.8
+    assert confidence(scores(0.9, 0.1), 0) == 0.8  # off
+    assert confidence(scores(0.9, 0.1), 3, factor=1.0) == 0.8
+
+
+def test_lone_edit_settings_reach_the_scorer_and_are_checked(tagger_model_dir, tmp_path):
+    import dataclasses
+    import shutil
+
+    from restore import Restorer
+    from restore.format import ModelFormatError, load_settings, save_settings
+
+    model = tmp_path / "model"
+    shutil.copytree(tagger_model_dir, model)
+    text = "The fete ejects journalists outside the depository."
+    loose = Restorer.from_pretrained(model, threads=1, guard={"min_edit_confidence": 0.0})
+    plain = loose.restore_detailed(text).edits
+    settings = load_settings(model)
+    save_settings(dataclasses.replace(settings, spun_unit_words=99, lone_edit_factor=0.7), model)
+    weighed = Restorer.from_pretrained(model, threads=1, guard={"min_edit_confidence": 0.0})
+    assert weighed.generator.spun_unit_words == 99
+    lower = weighed.restore_detailed(text).edits
+    assert plain and [e.restored for e in lower] == [e.restored for e in plain]
+    assert [e.confidence for e in lower] == pytest.approx([e.confidence * 0.7 for e in plain])
+    with pytest.raises(ModelFormatError, match="lone_edit_factor"):
+        save_settings(dataclasses.replace(settings, lone_edit_factor=0.0), model)
+
+
+def test_a_scorer_with_a_cache_scores_each_unit_once_and_gives_the_same(tagger_model_dir):
+    from restore import Restorer
+
+    restorer = Restorer.from_pretrained(tagger_model_dir, threads=1)
+    scorer = restorer.generator
+    texts = ["The fete ejects journalists outside the depository.", "The fete ended."]
+    plain = scorer.score_units(texts)
+    scorer.cache = {}
+    assert scorer.score_units(texts) == plain
+    calls = []
+    score = scorer.engine.score
+    scorer.engine.score = lambda units: calls.append(len(units)) or score(units)
+    assert scorer.score_units(texts[::-1]) == plain[::-1]
+    assert calls == [0]

@@ -122,6 +122,7 @@ def write_tagger_card(model_dir: Path, test: dict[str, Any] | None = None) -> No
         "within ten words, reduced by SVD): how well each candidate fits the rest of its unit",
         "- an edit is made when P(spun) x P(original | spun) reaches the guard's "
         "`min_edit_confidence` (chosen on the valid split)",
+        *_lone_edits_line(model_dir),
         "",
         "## Training",
         f"- pairs: {run['pairs']}",
@@ -137,3 +138,16 @@ def write_tagger_card(model_dir: Path, test: dict[str, Any] | None = None) -> No
     if metrics.get("test"):
         lines += ["", "## Held-out test", "", *_test_table(metrics["test"])]
     (model_dir / "README.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _lone_edits_line(model_dir: Path) -> list[str]:
+    from restore.format import load_settings
+
+    settings = load_settings(model_dir)
+    if not settings.spun_unit_words or settings.lone_edit_factor >= 1.0:
+        return []
+    return [
+        f"- in a unit where fewer than {settings.spun_unit_words} other words look spun "
+        f"(P >= 0.5), an edit's confidence is multiplied by {settings.lone_edit_factor} first "
+        "(chosen with the threshold): a lone suspicious word is more often the author's own"
+    ]

@@ -5,6 +5,9 @@ writes no target. Its backend (a :class:`restore.backends.UnitScorer`) finds the
 inverse thesaurus in the normalised unit, scores their candidate originals with the encoder and
 the trigram counts it ships, and returns, per unit, the probability that each word was written
 by a spinner and the best original at every site with its confidence (``restore.tagger_engine``).
+A proposal's confidence is weighed down first when few other words of its unit look spun
+(``restore.json``'s ``spun_unit_words`` and ``lone_edit_factor``;
+``restore.tagger_engine.weigh_lone_edits``).
 Only proposals at least as sure as the guard's ``min_edit_confidence`` are applied: each site's
 proposal is independent of the others, and applying an unsure one beside a sure one would let
 the alignment merge them into one change that the guard then withholds whole.
