@@ -22,6 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("model_dir", help="a model directory (training.train or training.tagger)")
     parser.add_argument("results", help="results.json from scripts/evaluate.py --report")
+    parser.add_argument(
+        "--withheld", help="a tagger's withheld-thesaurus check: another evaluate.py results.json"
+    )
+    parser.add_argument("--withheld-note", help="what the withheld check trained and scored")
     args = parser.parse_args(argv)
     try:
         with open(args.results, encoding="utf-8") as fh:
@@ -30,7 +34,16 @@ def main(argv: list[str] | None = None) -> int:
         # A tagger (training.tagger) keeps its settings in tagger_config.json, a T5 model in
         # training_config.yaml: each family's card is written by its own function.
         if (Path(args.model_dir) / "tagger_config.json").is_file():
-            write_tagger_card(Path(args.model_dir), test)
+            withheld = None
+            if args.withheld:
+                with open(args.withheld, encoding="utf-8") as fh:
+                    found = json.load(fh)
+                withheld = {
+                    "command": found.get("command"),
+                    "note": args.withheld_note,
+                    "runs": found["runs"],
+                }
+            write_tagger_card(Path(args.model_dir), test, withheld)
         else:
             add_test_results(args.model_dir, test)
     except (OSError, ValueError, KeyError) as err:

@@ -481,6 +481,12 @@ def test_tagger_card_reports_the_best_evaluation_and_takes_test_results(tagger_m
     card = (model / "README.md").read_text()
     assert "| 0.3 | tagger | 0.700 | 0.400 | 0.610 | 0.25 |" in card
     assert json.loads((model / "metrics.json").read_text())["test"]["runs"] == [run]
+    probe = {**run, "system": "probe", "f0.5": 0.55}
+    write_tagger_card(model, withheld={"note": "Trained without Moby.", "runs": [probe]})
+    card = (model / "README.md").read_text()
+    assert "| 0.3 | tagger | 0.700 | 0.400 | 0.610 | 0.25 |" in card  # the test table stays
+    assert "## A thesaurus withheld from training\n\nTrained without Moby." in card
+    assert "| 0.3 | probe | 0.700 | 0.400 | 0.550 | 0.25 |" in card
 
 
 def test_a_restorer_follows_a_new_guard_threshold_between_runs(tagger_model_dir):

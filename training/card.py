@@ -91,14 +91,21 @@ def _metric_line(metrics: dict[str, Any]) -> str:
     return " | ".join(f"{k} {metrics[k]:.4g}" for k in keys if isinstance(metrics.get(k), float))
 
 
-def write_tagger_card(model_dir: Path, test: dict[str, Any] | None = None) -> None:
+def write_tagger_card(
+    model_dir: Path,
+    test: dict[str, Any] | None = None,
+    withheld: dict[str, Any] | None = None,
+) -> None:
     """README.md of a tagger model directory (``training.tagger``): its parts, training run and
-    held-out figures (``test``: scripts/evaluate.py's results.json), kept in metrics.json."""
+    held-out figures (``test``: scripts/evaluate.py's results.json; ``withheld``: the same for
+    the withheld-thesaurus check, with a ``note`` saying what was trained and scored), kept in
+    metrics.json."""
     model_dir = Path(model_dir)
     metrics = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
-    if test is not None:
-        metrics["test"] = test
-        (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    for key, value in (("test", test), ("withheld", withheld)):
+        if value is not None:
+            metrics[key] = value
+            (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     config = json.loads((model_dir / "tagger_config.json").read_text(encoding="utf-8"))
     run, best = metrics["train"], metrics["valid"]
     lines = [
@@ -137,6 +144,11 @@ def write_tagger_card(model_dir: Path, test: dict[str, Any] | None = None) -> No
     ]
     if metrics.get("test"):
         lines += ["", "## Held-out test", "", *_test_table(metrics["test"])]
+    if metrics.get("withheld"):
+        withheld = metrics["withheld"]
+        lines += ["", "## A thesaurus withheld from training", ""]
+        lines += [withheld["note"], ""] if withheld.get("note") else []
+        lines += _test_table(withheld)
     (model_dir / "README.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
