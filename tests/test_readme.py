@@ -40,9 +40,11 @@ def test_the_example_was_made_by_our_spinner():
     assert spun == SPUN
 
 
-def test_the_labelled_miss_comes_back_unchanged(restorer):
-    assert MISSED in README and "comes back **unchanged**" in README
-    assert restorer.restore(MISSED) == MISSED
+def test_the_labelled_mistake_is_what_the_model_returns(restorer):
+    wrong = "The celebration ejects reporters outside the depository."
+    flat = README.replace("\n", " ")
+    assert MISSED in flat and f"comes back as **`{wrong}`**" in flat
+    assert restorer.restore(MISSED) == wrong
 
 
 def test_the_detection_example(restorer):
