@@ -134,10 +134,11 @@ def weigh_lone_edits(
     fewer than ``spun_unit_words`` of the unit's other words are :data:`SUSPECT`."""
     if spun_unit_words <= 0 or lone_edit_factor >= 1.0:
         return scores
+    suspects = [(s, e) for s, e, q in scores.words if q >= SUSPECT]
     proposals = []
     for p in scores.proposals:
-        others = sum(q >= SUSPECT for s, e, q in scores.words if e <= p.start or s >= p.end)
-        if others < spun_unit_words:
+        own = sum(s < p.end and p.start < e for s, e in suspects)
+        if len(suspects) - own < spun_unit_words:
             p = dataclasses.replace(p, confidence=p.confidence * lone_edit_factor)
         proposals.append(p)
     return dataclasses.replace(scores, proposals=tuple(proposals))

@@ -102,10 +102,10 @@ def write_tagger_card(
     metrics.json."""
     model_dir = Path(model_dir)
     metrics = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
-    for key, value in (("test", test), ("withheld", withheld)):
-        if value is not None:
-            metrics[key] = value
-            (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    given = {k: v for k, v in (("test", test), ("withheld", withheld)) if v is not None}
+    if given:
+        metrics.update(given)
+        (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     config = json.loads((model_dir / "tagger_config.json").read_text(encoding="utf-8"))
     run, best = metrics["train"], metrics["valid"]
     lines = [
@@ -154,12 +154,14 @@ def write_tagger_card(
 
 def _lone_edits_line(model_dir: Path) -> list[str]:
     from restore.format import load_settings
+    from restore.tagger_engine import SUSPECT
 
     settings = load_settings(model_dir)
     if not settings.spun_unit_words or settings.lone_edit_factor >= 1.0:
         return []
     return [
         f"- in a unit where fewer than {settings.spun_unit_words} other words look spun "
-        f"(P >= 0.5), an edit's confidence is multiplied by {settings.lone_edit_factor} first "
-        "(chosen with the threshold): a lone suspicious word is more often the author's own"
+        f"(P >= {SUSPECT}), an edit's confidence is multiplied by "
+        f"{settings.lone_edit_factor} first (chosen with the threshold): a lone suspicious "
+        "word is more often the author's own"
     ]
