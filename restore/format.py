@@ -21,6 +21,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from restore.edit_rule import EditRule
 from restore.errors import ModelFormatError
 from restore.formats.marks import MAX_CHOICES, MAX_SLOTS
 from restore.formats.registry import get_format
@@ -64,10 +65,9 @@ class ModelSettings:
     slots: int = 24  # slot formats: most slots per unit
     choices: int = 3  # slot formats: most candidates shown per slot
     max_candidates: int = 64  # tagger format: candidate originals scored per site
-    # tagger format: an edit in a unit where fewer than ``spun_unit_words`` other words look
-    # spun has its confidence multiplied by ``lone_edit_factor`` (restore.tagger_engine)
-    spun_unit_words: int = 0
-    lone_edit_factor: float = 1.0
+    # tagger format: the learned confidence of an edit (restore.edit_rule); None keeps the
+    # model's own, P(spun) x P(original | spun)
+    edit_rule: EditRule | None = None
     guard: GuardSettings = dataclasses.field(default_factory=GuardSettings)
     versions: dict[str, str] = dataclasses.field(default_factory=dict)
 
@@ -79,8 +79,6 @@ class ModelSettings:
             raise ModelFormatError("max_source_tokens, max_target_tokens, max_words must be >= 1")
         if self.max_candidates < 1:
             raise ModelFormatError("max_candidates must be >= 1")
-        if self.spun_unit_words < 0 or not 0.0 < self.lone_edit_factor <= 1.0:
-            raise ModelFormatError("spun_unit_words must be >= 0, lone_edit_factor in (0, 1]")
         if not (1 <= self.slots <= MAX_SLOTS and 1 <= self.choices <= MAX_CHOICES):
             raise ModelFormatError(
                 f"slots must lie in [1, {MAX_SLOTS}] and choices in [1, {MAX_CHOICES}]"
@@ -115,7 +113,9 @@ def load_settings(model_dir: str | Path) -> ModelSettings:
         )
     try:
         guard = GuardSettings(**data.pop("guard", {}))
-        settings = ModelSettings(**data, guard=guard)
+        rule = data.pop("edit_rule", None)
+        rule = EditRule.from_dict(rule) if rule is not None else None
+        settings = ModelSettings(**data, guard=guard, edit_rule=rule)
     except TypeError as err:
         raise ModelFormatError(f"{path}: {err}") from err
     settings.validate()

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -370,17 +370,48 @@ keep_numbers=True, keep_names=True)
     # -- run: batches through the backend ------------------------------------------------------
 
     def _run(self, window: list[tuple[_Document, _Unit]]) -> None:
-        order = sorted(range(len(window)), key=lambda i: window[i][1].size)
+        outputs = self._outputs([unit for _, unit in window])
+        if not self.format.weighs_documents:
+            # Each unit is finished as its batch returns, so no output outlives its batch.
+            for i, output in outputs:
+                document, unit = window[i]
+                self._finish(document.text, unit, output)
+            return
+        held = dict(outputs)
+        documents: dict[int, list[int]] = {}
+        for i, (document, _) in enumerate(window):
+            documents.setdefault(id(document), []).append(i)
+        for indices in documents.values():
+            weighed = self.format.weigh_document([held.pop(i) for i in indices])
+            for i, output in zip(indices, weighed):
+                document, unit = window[i]
+                self._finish(document.text, unit, output)
+
+    def _outputs(self, units: list[_Unit]) -> Iterator[tuple[int, Any]]:
+        """``(index, output)`` for every unit, batch by batch; a batch holds units of similar
+        size."""
+        order = sorted(range(len(units)), key=lambda i: units[i].size)
         for first in range(0, len(order), self.batch_size):
-            chunk = [window[i] for i in order[first : first + self.batch_size]]
-            batch = [unit.source_ids for _, unit in chunk]
-            outputs = self.format.run(self.generator, batch, self.tokenizer.token_to_id)
-            if len(outputs) != len(chunk):
+            chunk = order[first : first + self.batch_size]
+            batch = [units[i].source_ids for i in chunk]
+            generations = self.format.run(self.generator, batch, self.tokenizer.token_to_id)
+            if len(generations) != len(chunk):
                 raise RuntimeError(
-                    f"the backend returned {len(outputs)} outputs for {len(chunk)} inputs"
+                    f"the backend returned {len(generations)} outputs for {len(chunk)} inputs"
                 )
-            for (document, unit), generation in zip(chunk, outputs):
-                self._finish(document.text, unit, generation)
+            yield from zip(chunk, generations)
+
+    def unit_outputs(self, texts: Sequence[str]) -> list[list[tuple[int, int, Any]]]:
+        """Per text, ``(start, end, output)`` for each unit that goes to the model: its raw
+        output (for a tagger, every proposal with its evidence), before the format weighs the
+        document and before the guard. Calibration fits edit rules on these."""
+        documents = [self._plan(text) for text in texts]
+        units = [u for d in documents for u in d.units if u.source_ids is not None]
+        outputs = iter(output for _, output in sorted(self._outputs(units), key=lambda x: x[0]))
+        return [
+            [(u.start, u.end, next(outputs)) for u in d.units if u.source_ids is not None]
+            for d in documents
+        ]
 
     # -- finish: output -> edits and report ----------------------------------------------------
 

@@ -24,7 +24,7 @@ from restore.errors import BackendError
 from restore.format import ModelSettings
 from restore.inverse import INVERSE_FILE, InverseTable
 from restore.ngram import NgramError, load_ngram_model
-from restore.tagger_engine import TaggerEngine, UnitScores, weigh_lone_edits
+from restore.tagger_engine import TaggerEngine, UnitScores
 
 logger = logging.getLogger(__name__)
 
@@ -34,15 +34,11 @@ NGRAM_DIR = "ngram"
 class TorchTaggerScorer:
     """Scores units with a tagger model on the CPU (float32, or dynamic int8 linear layers)."""
 
-    def __init__(
-        self, engine: TaggerEngine, *, spun_unit_words: int = 0, lone_edit_factor: float = 1.0
-    ):
+    def __init__(self, engine: TaggerEngine):
         self.engine = engine
         self.tokenizer = engine.pieces.tokenizer
-        self.spun_unit_words = spun_unit_words
-        self.lone_edit_factor = lone_edit_factor
         # Set to a dict, the encoder's scores are kept per unit text: a calibration restores the
-        # same texts under many settings, and only the weighing below changes between them.
+        # same texts under many settings, and only the edit rule changes between them.
         self.cache: dict[str, UnitScores] | None = None
 
     @classmethod
@@ -83,30 +79,15 @@ class TorchTaggerScorer:
             context=context,
             max_candidates=settings.max_candidates,
         )
-        return cls(
-            engine,
-            spun_unit_words=settings.spun_unit_words,
-            lone_edit_factor=settings.lone_edit_factor,
-        )
+        return cls(engine)
 
     def score_units(self, sources: Sequence[str]) -> list[UnitScores]:
-        """Word spin probabilities and the best proposal at every site, one per source, lone
-        edits weighed down as the settings say (:func:`restore.tagger_engine.weigh_lone_edits`)."""
+        """Word spin probabilities and the best proposal at every site, one per source."""
         if self.cache is None:
-            raw = self.engine.score([self.engine.encode(s) for s in sources])
-        else:
-            missing = list(dict.fromkeys(s for s in sources if s not in self.cache))
-            new = self.engine.score([self.engine.encode(s) for s in missing])
-            self.cache.update(zip(missing, new))
-            raw = [self.cache[s] for s in sources]
-        return [
-            weigh_lone_edits(
-                scores,
-                spun_unit_words=self.spun_unit_words,
-                lone_edit_factor=self.lone_edit_factor,
-            )
-            for scores in raw
-        ]
+            return self.engine.score([self.engine.encode(s) for s in sources])
+        missing = list(dict.fromkeys(s for s in sources if s not in self.cache))
+        self.cache.update(zip(missing, self.engine.score([self.engine.encode(s) for s in missing])))
+        return [self.cache[s] for s in sources]
 
 
 register_backend("torch", TorchTaggerScorer)

@@ -8,23 +8,19 @@ site, the original with the highest probability is put back when
 reaches ``min_edit_confidence``; that product is the edit's confidence. Casing follows the
 spun words (``restore.candidates.match_case``).
 
-A spinner rewrites whole texts, so a suspicious word with no other suspicious word near it is
-more often a rare word its author chose: :func:`weigh_lone_edits` lowers the confidence of an
-edit in a unit where few other words look spun (the model's settings say how few and by how
-much; calibrated on clean and spun valid text, it cuts edits of clean text at little cost in
-spun text).
+A model calibrated with a learned edit rule (:mod:`restore.edit_rule`) has that confidence
+replaced by one that also weighs the rest of the unit and document.
 
 >>> scores = UnitScores(
 ...     words=((0, 3, 0.1), (4, 9, 0.9), (10, 15, 0.2)),
 ...     proposals=(Proposal(4, 9, "fetes", "parties", 0.8),),
 ... )
->>> weigh_lone_edits(scores, spun_unit_words=1, lone_edit_factor=0.5).proposals[0].confidence
-0.4
+>>> [p.restored for p in scores.edits(0.6)], apply_proposals("The fetes ended", scores.edits(0.6))
+(['parties'], 'The parties ended')
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -42,13 +38,20 @@ if TYPE_CHECKING:  # torch loads only when a tagger runs, not when its format is
 
 @dataclass(frozen=True)
 class Proposal:
-    """``unit[start:end]`` (``spun``) would become ``restored`` with ``confidence``."""
+    """``unit[start:end]`` (``spun``) would become ``restored`` with ``confidence``.
+
+    ``evidence`` holds what the model said of the site, for a learned edit rule
+    (:mod:`restore.edit_rule`): P(spun), the best and second-best P(original | spun), the
+    candidate count, the chosen candidate's features and the site's
+    (:mod:`restore.tagger_input`).
+    """
 
     start: int
     end: int
     spun: str
     restored: str
     confidence: float
+    evidence: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -115,33 +118,28 @@ class TaggerEngine:
                     continue
                 probs = cand_probs[i, : len(site.candidates)]
                 k = int(torch.argmax(probs))
+                best = float(probs[k])
+                second = float(torch.topk(probs, 2).values[1]) if len(probs) > 1 else 0.0
+                spin = word_probs[b][site.first]
                 spun = unit.text[site.start : site.end]
-                confidence = word_probs[b][site.first] * float(probs[k])
                 restored = match_case(spun, site.candidates[k])
-                proposals.append(Proposal(site.start, site.end, spun, restored, confidence))
+                evidence = (
+                    spin,
+                    best,
+                    second,
+                    float(len(site.candidates)),
+                    *site.features[k].tolist(),
+                    *site.site_features.tolist(),
+                )
+                proposals.append(
+                    Proposal(site.start, site.end, spun, restored, spin * best, evidence)
+                )
             results.append(UnitScores(words, tuple(proposals)))
         return results
 
 
 # A word at least this likely spun counts as a sign that its unit was spun.
 SUSPECT = 0.5
-
-
-def weigh_lone_edits(
-    scores: UnitScores, *, spun_unit_words: int, lone_edit_factor: float
-) -> UnitScores:
-    """``scores`` with the confidence of each proposal multiplied by ``lone_edit_factor`` where
-    fewer than ``spun_unit_words`` of the unit's other words are :data:`SUSPECT`."""
-    if spun_unit_words <= 0 or lone_edit_factor >= 1.0:
-        return scores
-    suspects = [(s, e) for s, e, q in scores.words if q >= SUSPECT]
-    proposals = []
-    for p in scores.proposals:
-        own = sum(s < p.end and p.start < e for s, e in suspects)
-        if len(suspects) - own < spun_unit_words:
-            p = dataclasses.replace(p, confidence=p.confidence * lone_edit_factor)
-        proposals.append(p)
-    return dataclasses.replace(scores, proposals=tuple(proposals))
 
 
 def apply_proposals(text: str, proposals: Sequence[Proposal]) -> str:

@@ -12,10 +12,11 @@ with the best F0.5 among those within ``--max-false-changes`` (else the fewest f
 ``--write`` stores it as ``guard.min_edit_confidence`` in the model's ``restore.json``. Never
 use the test split here.
 
-A tagger model is also tried with each of :data:`LONE_EDITS` (``spun_unit_words``,
-``lone_edit_factor``: edits in units with few other suspicious words weighed down; see
-``restore.tagger_engine.weigh_lone_edits``), its encoder run once per unit; the best pair is
-written with the threshold.
+A tagger model also gets a learned edit rule (:mod:`restore.edit_rule`), fitted on the next
+``--fit-paragraphs`` valid paragraphs (spun at the same rates, and clean), never on the ones
+the threshold is chosen on. Every threshold is tried with the rule and without it (the model's
+own P(spun) x P(original | spun)); the encoder runs once per unit. ``--write`` stores the
+chosen rule too (or removes it, when the model's own confidence wins).
 """
 
 from __future__ import annotations
@@ -27,19 +28,30 @@ import json
 from restore import Restorer
 from restore.format import load_settings, save_settings
 from training import evaluation, metrics
+from training.edit_rule import fit_rule, labelled_features
 
-THRESHOLDS = (0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8, 0.9)
-# (spun_unit_words, lone_edit_factor); (0, 1.0) weighs nothing.
-LONE_EDITS = ((0, 1.0), *((n, f) for n in (1, 2, 3, 4) for f in (0.9, 0.8, 0.7, 0.6)))
+THRESHOLDS = (0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9)
 
 
 def choose(rows: list[dict], max_false_changes: float) -> dict:
-    """The row with the best F0.5 among those within ``max_false_changes`` (the first of equals,
-    so weighing nothing wins a tie), else the one with the fewest false changes."""
+    """The row with the best F0.5 among those within ``max_false_changes`` (the first of
+    equals), else the one with the fewest false changes."""
     allowed = [r for r in rows if r["false_changes_per_100_tokens"] <= max_false_changes]
     if allowed:
         return max(allowed, key=lambda r: r["f0.5"])
     return min(rows, key=lambda r: r["false_changes_per_100_tokens"])
+
+
+def spin_rows(paragraphs, rates, seed, relations) -> list[dict]:
+    """Pair rows of ``paragraphs`` spun at each rate, then the same paragraphs clean."""
+    spun = [
+        row
+        for rate in rates
+        for row in evaluation.spin_paragraphs(
+            paragraphs, rate=rate, seed=seed, spinner=evaluation.restricted_spinner(rate, relations)
+        )
+    ]
+    return spun + evaluation.clean_rows(paragraphs)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -52,53 +64,57 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--relations", nargs="+", help="spin with these thesaurus relations only")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-paragraphs", type=int, default=500)
+    parser.add_argument(
+        "--fit-paragraphs", type=int, default=1000, help="tagger: paragraphs to fit the rule on"
+    )
     parser.add_argument("--max-false-changes", type=float, default=0.3, help="per 100 tokens")
     parser.add_argument("--write", action="store_true", help="save the choice in restore.json")
     args = parser.parse_args(argv)
 
-    paragraphs = evaluation.select_paragraphs(
-        args.corpus, "valid", max_paragraphs=args.max_paragraphs
-    )
-    spun = [
-        row
-        for rate in args.rate
-        for row in evaluation.spin_paragraphs(
-            paragraphs,
-            rate=rate,
-            seed=args.seed,
-            spinner=evaluation.restricted_spinner(rate, args.relations),
-        )
-    ]
-    texts = [r["spun"] for r in spun] + [p.text for p in paragraphs]
-    originals = [r["original"] for r in spun] + [p.text for p in paragraphs]
     restorer = Restorer.from_pretrained(args.model)
-    scorer = restorer.generator
-    weighs = hasattr(scorer, "lone_edit_factor")
-    if weighs:
-        scorer.cache = {}
-    rows = []
-    for words, factor in LONE_EDITS if weighs else LONE_EDITS[:1]:
-        if weighs:
-            scorer.spun_unit_words, scorer.lone_edit_factor = words, factor
+    learns = restorer.format.name == "tagger" and args.fit_paragraphs > 0
+    paragraphs = evaluation.select_paragraphs(
+        args.corpus,
+        "valid",
+        max_paragraphs=args.max_paragraphs + (args.fit_paragraphs if learns else 0),
+    )
+    held = paragraphs[: args.max_paragraphs]
+    rows = spin_rows(held, args.rate, args.seed, args.relations)
+    texts = [r["spun"] for r in rows]
+    originals = [r["original"] for r in rows]
+    if hasattr(restorer.generator, "cache"):
+        restorer.generator.cache = {}
+    rules = {"none": None}
+    if learns:
+        fit_rows = spin_rows(
+            paragraphs[args.max_paragraphs :], args.rate, args.seed, args.relations
+        )
+        features, labels = labelled_features(restorer, fit_rows)
+        print(f"edit rule: {len(labels)} proposals, {int(labels.sum())} restore a swap", flush=True)
+        rules["learned"] = fit_rule(features, labels)
+    settings = restorer.format.settings
+    results = []
+    for name, rule in rules.items():
+        restorer.format.settings = dataclasses.replace(settings, edit_rule=rule)
         for threshold in THRESHOLDS:
             restorer.guard = dataclasses.replace(restorer.guard, min_edit_confidence=threshold)
             s = metrics.score(texts, originals, restorer.restore_batch(texts), text_metrics=False)
-            rows.append(
+            results.append(
                 {
+                    "rule": name,
                     "threshold": threshold,
-                    **({"spun_unit_words": words, "lone_edit_factor": factor} if weighs else {}),
-                    **{k: s[k] for k in ("precision", "recall", "f0.5")},
-                    "false_changes_per_100_tokens": s["false_changes_per_100_tokens"],
+                    **{k: round(s[k], 4) for k in ("precision", "recall", "f0.5")},
+                    "false_changes_per_100_tokens": round(s["false_changes_per_100_tokens"], 4),
                 }
             )
-            print(json.dumps({k: round(v, 4) for k, v in rows[-1].items()}), flush=True)
-    best = choose(rows, args.max_false_changes)
+            print(json.dumps(results[-1]), flush=True)
+    best = choose(results, args.max_false_changes)
     print("chosen:", json.dumps(best))
     if args.write:
-        settings = load_settings(args.model)
-        guard = dataclasses.replace(settings.guard, min_edit_confidence=best["threshold"])
-        lone = {k: best[k] for k in ("spun_unit_words", "lone_edit_factor") if k in best}
-        save_settings(dataclasses.replace(settings, guard=guard, **lone), args.model)
+        saved = load_settings(args.model)
+        guard = dataclasses.replace(saved.guard, min_edit_confidence=best["threshold"])
+        rule = rules[best["rule"]]
+        save_settings(dataclasses.replace(saved, guard=guard, edit_rule=rule), args.model)
 
 
 if __name__ == "__main__":

@@ -49,15 +49,10 @@ def test_load_test_sends_bounded_requests_and_checks_answers(tiny_detect_model, 
 def test_calibrate_chooses_the_best_f05_within_the_false_change_limit():
     calibrate = load("calibrate")
 
-    def row(threshold, f, fc, words=0):
-        return {
-            "threshold": threshold,
-            "spun_unit_words": words,
-            "f0.5": f,
-            "false_changes_per_100_tokens": fc,
-        }
+    def row(threshold, f, fc, rule="none"):
+        return {"rule": rule, "threshold": threshold, "f0.5": f, "false_changes_per_100_tokens": fc}
 
-    rows = [row(0.5, 0.62, 0.5), row(0.8, 0.58, 0.25), row(0.6, 0.60, 0.2, 3), row(0.9, 0.6, 0.1)]
+    rows = [row(0.5, 0.62, 0.5), row(0.8, 0.58, 0.25), row(0.6, 0.60, 0.2, "learned")]
+    rows.append(row(0.9, 0.6, 0.1, "learned"))
     assert calibrate.choose(rows, 0.3) == rows[2]  # of equal F0.5, the first
     assert calibrate.choose(rows, 0.05) == rows[3]  # none allowed: the fewest false changes
-    assert calibrate.LONE_EDITS[0] == (0, 1.0)  # weighing nothing is always tried first

@@ -7,6 +7,7 @@ text stands in for all-MiniLM-L6-v2, so these tests run offline and fast.
 from __future__ import annotations
 
 import copy
+import json
 import math
 
 import numpy as np
@@ -503,47 +504,89 @@ def test_a_restorer_follows_a_new_guard_threshold_between_runs(tagger_model_dir)
     assert loose and restorer.restore_detailed(text).edits == ()
 
 
-def test_lone_edits_are_weighed_down_by_the_other_suspicious_words_of_their_unit():
-    from restore.tagger_engine import Proposal, UnitScores, weigh_lone_edits
+def test_document_features_see_the_other_words_of_the_unit_and_document():
+    from restore.edit_rule import FEATURES, document_features
+    from restore.tagger_engine import Proposal, UnitScores
 
-    def scores(*probs):
-        words = tuple((10 * i, 10 * i + 5, p) for i, p in enumerate(probs))
-        return UnitScores(words, (Proposal(0, 5, "fete", "party", 0.8),))
-
-    def confidence(unit, words, factor=0.5):
-        weighed = weigh_lone_edits(unit, spun_unit_words=words, lone_edit_factor=factor)
-        return weighed.proposals[0].confidence
-
+    evidence = (0.9, 0.6, 0.3, 4.0) + (0.0,) * 10
+    first = UnitScores(
+        ((0, 4, 0.9), (5, 9, 0.1), (10, 14, 0.6)),
+        (Proposal(0, 4, "fete", "party", 0.54, evidence),),
+    )
+    second = UnitScores(((0, 4, 0.8), (5, 9, 0.7)), ())
+    rows = document_features([first, second])
+    assert [r.shape for r in rows] == [(1, len(FEATURES)), (0, len(FEATURES))]
+    f = dict(zip(FEATURES, rows[0][0]))
+    assert f["choice_margin"] == pytest.approx(math.log(0.6001 / 0.3001))
     # The proposal's own word (0.9) is not evidence for itself.
-    assert confidence(scores(0.9, 0.1, 0.2), 1) == pytest.approx(0.4)
-    assert confidence(scores(0.9, 0.6, 0.2), 1) == 0.8
-    assert confidence(scores(0.9, 0.6, 0.2), 2) == pytest.approx(0.4)
-    assert confidence(scores(0.9, 0.6, 0.5), 2) == 0.8
-    assert confidence(scores(0.9, 0.1), 0) == 0.8  # off
-    assert confidence(scores(0.9, 0.1), 3, factor=1.0) == 0.8
+    assert f["unit_other_suspects"] == pytest.approx(0.1) and f["unit_lone"] == 1.0
+    assert f["unit_other_mean_spin"] == pytest.approx(0.35)
+    assert f["unit_other_max_spin"] == pytest.approx(0.6)
+    assert f["doc_other_suspect_share"] == pytest.approx(3 / 4)
+    assert f["log_doc_words"] == pytest.approx(math.log(6))
 
 
-def test_lone_edit_settings_reach_the_scorer_and_are_checked(tagger_model_dir, tmp_path):
+def test_an_edit_rule_reaches_the_restorer_and_is_checked(tagger_model_dir, tmp_path):
     import dataclasses
     import shutil
 
     from restore import Restorer
+    from restore.edit_rule import FEATURES, EditRule
     from restore.format import ModelFormatError, load_settings, save_settings
+    from restore.formats.tagger import PROPOSAL_FLOOR
 
     model = tmp_path / "model"
     shutil.copytree(tagger_model_dir, model)
     text = "The fete ejects journalists outside the depository."
     loose = Restorer.from_pretrained(model, threads=1, guard={"min_edit_confidence": 0.0})
     plain = loose.restore_detailed(text).edits
-    settings = load_settings(model)
-    save_settings(dataclasses.replace(settings, spun_unit_words=99, lone_edit_factor=0.7), model)
-    weighed = Restorer.from_pretrained(model, threads=1, guard={"min_edit_confidence": 0.0})
-    assert weighed.generator.spun_unit_words == 99
-    lower = weighed.restore_detailed(text).edits
-    assert plain and [e.restored for e in lower] == [e.restored for e in plain]
-    assert [e.confidence for e in lower] == pytest.approx([e.confidence * 0.7 for e in plain])
-    with pytest.raises(ModelFormatError, match="lone_edit_factor"):
-        save_settings(dataclasses.replace(settings, lone_edit_factor=0.0), model)
+    n = len(FEATURES)
+    # Only the model's own log confidence, with weight 1: the rule gives back conf / (1 + conf).
+    weights = tuple(float(name == "log_confidence") for name in FEATURES)
+    rule = EditRule(FEATURES, (0.0,) * n, (1.0,) * n, weights, 0.0)
+    save_settings(dataclasses.replace(load_settings(model), edit_rule=rule), model)
+    assert load_settings(model).edit_rule == rule
+    ruled = Restorer.from_pretrained(model, threads=1, guard={"min_edit_confidence": 0.0})
+    edits = ruled.restore_detailed(text).edits
+    expected = [(e.restored, (e.confidence + 1e-4) / (1 + e.confidence + 1e-4)) for e in plain]
+    expected = [(r, c) for r, c in expected if c >= PROPOSAL_FLOOR]
+    assert expected and [e.restored for e in edits] == [r for r, _ in expected]
+    assert [e.confidence for e in edits] == pytest.approx([c for _, c in expected], rel=1e-4)
+    with pytest.raises(ModelFormatError, match="features"):
+        EditRule(FEATURES[:-1], (0.0,) * n, (1.0,) * n, weights, 0.0)
+    with pytest.raises(ModelFormatError, match="scales"):
+        EditRule(FEATURES, (0.0,) * n, (0.0,) * n, weights, 0.0)
+    settings = json.loads((model / "restore.json").read_text())
+    settings["edit_rule"] = {"features": list(FEATURES)}
+    (model / "restore.json").write_text(json.dumps(settings))
+    with pytest.raises(ModelFormatError, match="malformed"):
+        load_settings(model)
+
+
+def test_an_edit_rule_is_fitted_on_labelled_proposals(tagger_model_dir):
+    from restore import Restorer
+    from training.edit_rule import fit_rule, labelled_features
+
+    restorer = Restorer.from_pretrained(tagger_model_dir, threads=1)
+    texts = ["The fete ejects journalists outside the depository.", "The fete ended."]
+    outputs = restorer.unit_outputs(texts)
+    proposals = [
+        (row, start + p.start, p.restored)
+        for row, units in enumerate(outputs)
+        for start, _, unit in units
+        for p in unit.proposals
+    ]
+    # Whatever this tiny model proposes for the first "fete" is, say, the original.
+    (restored,) = [r for row, at, r in proposals if row == 0 and at == 4]
+    swap = {"spun_start": 4, "spun_end": 8, "original": restored.upper()}
+    rows = [{"spun": texts[0], "substitutions": [swap]}, {"spun": texts[1]}]
+    features, labels = labelled_features(restorer, rows)
+    assert len(features) == len(labels) == len(proposals) > 1
+    assert labels.tolist() == [row == 0 and at == 4 for row, at, _ in proposals]
+    rule = fit_rule(features, labels.copy())
+    assert rule.probabilities(features).shape == labels.shape
+    with pytest.raises(ValueError, match="restore swaps"):
+        fit_rule(features, labels & False)
 
 
 def test_a_scorer_with_a_cache_scores_each_unit_once_and_gives_the_same(tagger_model_dir):

@@ -127,9 +127,7 @@ def write_tagger_card(
         "- `ngram/`: trigram counts of the corpus train split (stupid backoff)",
         "- `context.npz`: topic vectors of the train split's words (PPMI of co-occurrence "
         "within ten words, reduced by SVD): how well each candidate fits the rest of its unit",
-        "- an edit is made when P(spun) x P(original | spun) reaches the guard's "
-        "`min_edit_confidence` (chosen on the valid split)",
-        *_lone_edits_line(model_dir),
+        *_edit_rule_lines(model_dir),
         "",
         "## Training",
         f"- pairs: {run['pairs']}",
@@ -152,16 +150,20 @@ def write_tagger_card(
     (model_dir / "README.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _lone_edits_line(model_dir: Path) -> list[str]:
+def _edit_rule_lines(model_dir: Path) -> list[str]:
     from restore.format import load_settings
-    from restore.tagger_engine import SUSPECT
 
-    settings = load_settings(model_dir)
-    if not settings.spun_unit_words or settings.lone_edit_factor >= 1.0:
-        return []
+    if load_settings(model_dir).edit_rule is None:
+        return [
+            "- an edit is made when P(spun) x P(original | spun) reaches the guard's "
+            "`min_edit_confidence` (chosen on the valid split)"
+        ]
     return [
-        f"- in a unit where fewer than {settings.spun_unit_words} other words look spun "
-        f"(P >= {SUSPECT}), an edit's confidence is multiplied by "
-        f"{settings.lone_edit_factor} first (chosen with the threshold): a lone suspicious "
-        "word is more often the author's own"
+        "- an edit is made when a learned rule's confidence reaches the guard's "
+        "`min_edit_confidence`: the rule (`edit_rule` in `restore.json`, restore/edit_rule.py) is "
+        "a logistic model of whether the edit restores the original, from P(spun), "
+        "P(original | spun) and its margin over the runner-up, the candidate's evidence, and "
+        "how spun the other words of its unit and document look; it was fitted on valid "
+        "paragraphs, spun and clean, and the threshold chosen on other valid paragraphs "
+        "(scripts/calibrate.py)"
     ]

@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     logger.info(
         "%d keys, %d originals, %.0f s -> %s (%.1f MB)",
         len(table),
-        sum(len(c) for _, c in table.entries.values()),
+        sum(len(c) for _, c in table.entries().values()),
         time.time() - started,
         out,
         out.stat().st_size / 1e6,

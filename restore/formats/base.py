@@ -73,6 +73,7 @@ class Format:
     generates: ClassVar[bool] = True  # the model writes the target token by token
     card_note: ClassVar[str] = ""  # what the model card says of the format
     detects: ClassVar[bool] = False  # its outputs say which words a spinner wrote
+    weighs_documents: ClassVar[bool] = False  # weigh_document looks at a document's outputs
 
     def __init__(self, settings: ModelSettings, candidates: CandidateTable | None = None):
         if self.uses_candidates and candidates is None:
@@ -126,6 +127,11 @@ class Format:
     ) -> list[Generation]:
         """The model's output for each source of ``batch`` (``token_id`` maps a mark to its id)."""
         return runtime.generate(batch)
+
+    def weigh_document(self, outputs: list[Any]) -> list[Any]:
+        """The outputs of one document's units, in order, before each is read: a format whose
+        decisions depend on the whole document adjusts them here."""
+        return outputs
 
     # -- loading and reading a model -----------------------------------------------------------
 

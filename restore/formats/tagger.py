@@ -5,9 +5,9 @@ writes no target. Its backend (a :class:`restore.backends.UnitScorer`) finds the
 inverse thesaurus in the normalised unit, scores their candidate originals with the encoder and
 the trigram counts it ships, and returns, per unit, the probability that each word was written
 by a spinner and the best original at every site with its confidence (``restore.tagger_engine``).
-A proposal's confidence is weighed down first when few other words of its unit look spun
-(``restore.json``'s ``spun_unit_words`` and ``lone_edit_factor``;
-``restore.tagger_engine.weigh_lone_edits``).
+A model calibrated with a learned edit rule (``restore.json``'s ``edit_rule``;
+:mod:`restore.edit_rule`) has each proposal's confidence replaced by the rule's, which also weighs
+how spun the rest of its unit and document look.
 Only proposals at least as sure as the guard's ``min_edit_confidence`` are applied: each site's
 proposal is independent of the others, and applying an unsure one beside a sure one would let
 the alignment merge them into one change that the guard then withholds whole.
@@ -40,6 +40,7 @@ class TaggerFormat(Format):
     runtime = UnitScorer  # TorchTaggerScorer, as "torch" and "torch-int8"
     generates = False
     detects = True
+    weighs_documents = True
     card_note = (
         "a pretrained encoder (all-MiniLM-L6-v2's lower layers, fine-tuned) judges every word "
         "and chooses among the originals that the inverse thesaurus `inverse.npz` lists for it, "
@@ -66,6 +67,10 @@ class TaggerFormat(Format):
 
     def run(self, runtime: Any, batch: Sequence[str], token_id: Any) -> list[UnitScores]:
         return runtime.score_units(batch)
+
+    def weigh_document(self, outputs: list[UnitScores]) -> list[UnitScores]:
+        rule = self.settings.edit_rule
+        return rule.weigh(outputs) if rule is not None else outputs
 
     def read(
         self,

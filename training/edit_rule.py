@@ -1,0 +1,59 @@
+"""Fitting a tagger's learned edit rule (:mod:`restore.edit_rule`) on spun and clean text.
+
+Every proposal the model makes on a paragraph is an example: positive when it puts a spun
+word's original back (the spinner's record gives the span and the original), negative
+otherwise, whether it names the wrong original of a real swap or changes a word the spinner
+never touched. Clean paragraphs give only negatives, which is what teaches the rule to leave
+unspun text alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from restore.edit_rule import FEATURES, EditRule, document_features
+
+
+def labelled_features(restorer, rows: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """Features of every proposal on ``rows``' spun texts (pair rows of
+    ``training.evaluation.spin_paragraphs``, or clean rows without substitutions), and whether
+    each restores a swap."""
+    features, labels = [], []
+    outputs = restorer.unit_outputs([row["spun"] for row in rows])
+    for row, units in zip(rows, outputs):
+        gold = {
+            (s["spun_start"], s["spun_end"]): s["original"].lower()
+            for s in row.get("substitutions", ())
+        }
+        scores = [output for _, _, output in units]
+        for (start, _, unit), rows_of_unit in zip(units, document_features(scores)):
+            features.append(rows_of_unit)
+            labels += [
+                gold.get((start + p.start, start + p.end)) == p.restored.lower()
+                for p in unit.proposals
+            ]
+    x = np.concatenate(features) if features else np.zeros((0, len(FEATURES)))
+    return x, np.asarray(labels, dtype=bool)
+
+
+def fit_rule(features: np.ndarray, labels: np.ndarray, *, c: float = 1.0) -> EditRule:
+    """A logistic :class:`EditRule` fitted on standardised ``features`` (L2 penalty ``1/c``)."""
+    from sklearn.linear_model import LogisticRegression
+
+    if len(set(labels.tolist())) < 2:
+        raise ValueError("an edit rule needs proposals that restore swaps and ones that do not")
+    mean = features.mean(axis=0)
+    scale = features.std(axis=0)
+    scale[scale == 0] = 1.0
+    model = LogisticRegression(C=c, max_iter=5000)
+    model.fit((features - mean) / scale, labels)
+    return EditRule(
+        FEATURES,
+        tuple(mean.tolist()),
+        tuple(scale.tolist()),
+        tuple(model.coef_[0].tolist()),
+        float(model.intercept_[0]),
+    )
