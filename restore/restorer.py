@@ -407,7 +407,8 @@ keep_numbers=True, keep_names=True)
         document and before the guard. Calibration fits edit rules on these."""
         documents = [self._plan(text) for text in texts]
         units = [u for d in documents for u in d.units if u.source_ids is not None]
-        outputs = iter(output for _, output in sorted(self._outputs(units), key=lambda x: x[0]))
+        held = dict(self._outputs(units))
+        outputs = (held[i] for i in range(len(units)))
         return [
             [(u.start, u.end, next(outputs)) for u in d.units if u.source_ids is not None]
             for d in documents

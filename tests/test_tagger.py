@@ -145,6 +145,28 @@ def test_inverse_table_round_trips_and_matches_longest_phrase_first(tmp_path):
     assert [(s.key, s.start, s.end) for s in sites] == [("out of doors", 9, 21), ("fete", 32, 36)]
 
 
+def test_the_inverse_table_command_builds_from_the_lm_vocabulary(tmp_path, caplog, monkeypatch):
+    from training import inverse_table
+
+    seen = []
+    # The whole lexicon takes a minute to invert; the command's own work is what is tested.
+    monkeypatch.setattr(inverse_table.Lexicon, "load", classmethod(lambda cls: "lexicon"))
+    monkeypatch.setattr(
+        inverse_table,
+        "build_inverse_table",
+        lambda vocab, lexicon, **kw: seen.append(vocab) or TABLE,
+    )
+    lm = tmp_path / "ngram"
+    build_ngram_model(["the fete ended", "the feast ended"], min_count=1).save(lm)
+    out = tmp_path / "inverse.npz"
+    with caplog.at_level("INFO"):
+        assert inverse_table.main(["--lm", str(lm), "--output", str(out)]) == 0
+    assert {"the", "fete", "feast", "ended"} <= set(seen[0]) and InverseTable.load(out) == TABLE
+    originals = sum(len(c) for _, c in TABLE.entries().values())
+    assert f"{len(TABLE)} keys, {originals} originals" in caplog.text
+    assert inverse_table.main(["--lm", str(lm), "--output", str(out)]) == 2  # no --overwrite
+
+
 def test_inverse_table_leaves_names_alone():
     assert [s.key for s in TABLE.match("Fete began when Mr Fete came.")] == ["fete"]
 
