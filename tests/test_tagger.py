@@ -625,3 +625,30 @@ def test_a_scorer_with_a_cache_scores_each_unit_once_and_gives_the_same(tagger_m
     scorer.engine.score = lambda units: calls.append(len(units)) or score(units)
     assert scorer.score_units(texts[::-1]) == plain[::-1]
     assert calls == [0]
+
+
+def test_the_swap_funnel_puts_every_gold_swap_in_one_bucket(tagger_model_dir):
+    from restore import Restorer
+    from training.funnel import BUCKETS, swap_funnel
+
+    restorer = Restorer.from_pretrained(tagger_model_dir, threads=1)
+    text = "The fete ejects journalists outside the depository."
+    units = restorer.unit_outputs([text])[0]
+    proposals = {(s + p.start, s + p.end): p.restored for s, _, u in units for p in u.proposals}
+    fete = proposals[(4, 8)]
+
+    def swap(word, original):
+        at = text.index(word)
+        return {"spun_start": at, "spun_end": at + len(word), "original": original}
+
+    rows = [
+        {"spun": text, "substitutions": [swap("fete", fete), swap("The", "A")]},
+        {"spun": text, "substitutions": [swap("fete", "zeppelin")]},
+    ]
+    loose = swap_funnel(restorer, rows, threshold=0.0)
+    assert loose["gold"] == 3 == sum(loose[b] for b in BUCKETS)
+    assert (loose["restored"], loose["no_site"], loose["not_candidate"]) == (1, 1, 1)
+    # At threshold 0 every other proposal is an edit of a word nobody spun.
+    assert loose["clean_word_edits"] == 2 * (len(proposals) - 1)
+    strict = swap_funnel(restorer, rows, threshold=1.01)
+    assert (strict["restored"], strict["right_unsure"], strict["clean_word_edits"]) == (0, 1, 0)

@@ -1,0 +1,72 @@
+"""Where a tagger's gold swaps go, to tell what limits its recall.
+
+Every swap the spinner made ends in one bucket: the spun word is not in the inverse thesaurus
+(``no_site``), its original is not among the site's candidates (``not_candidate``), the model
+proposes the original (``restored`` at or above the threshold, ``right_unsure`` below it) or
+another candidate (``wrong_applied``, a false positive too, or ``wrong_unsure``).
+``clean_word_edits`` counts the edits it would make where the spinner changed nothing.
+Confidences are the ones the Restorer thresholds (the model's edit rule applied per document);
+proposals are counted before alignment and the guard, so ``restored`` is an upper bound on the
+true positives that ``training.metrics`` credits (adjacent edits merge into one there, and a
+unit the guard rejects keeps all its words).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from restore.text import normalize
+
+BUCKETS = (
+    "no_site",
+    "not_candidate",
+    "restored",
+    "right_unsure",
+    "wrong_applied",
+    "wrong_unsure",
+)
+
+
+def swap_funnel(
+    restorer, rows: Sequence[Mapping[str, Any]], threshold: float | None = None
+) -> dict[str, int]:
+    """Counts of :data:`BUCKETS`, ``gold`` and ``clean_word_edits`` over pair ``rows``
+    (``training.evaluation.spin_paragraphs``) for a tagger ``restorer``; ``threshold`` defaults
+    to its guard's ``min_edit_confidence``."""
+    if threshold is None:
+        threshold = restorer.guard.min_edit_confidence
+    engine = restorer.generator.engine
+    counts = Counter({name: 0 for name in (*BUCKETS, "gold", "clean_word_edits")})
+    outputs = restorer.unit_outputs([row["spun"] for row in rows])
+    for row, units in zip(rows, outputs):
+        gold = {
+            (s["spun_start"], s["spun_end"]): s["original"].lower()
+            for s in row.get("substitutions", ())
+        }
+        candidates, proposals = {}, {}
+        weighed = restorer.format.weigh_document([unit for _, _, unit in units])
+        for (start, end, _), unit in zip(units, weighed):
+            for site in engine.encode(normalize(row["spun"][start:end])).sites:
+                candidates[(start + site.start, start + site.end)] = site.candidates
+            for p in unit.proposals:
+                proposals[(start + p.start, start + p.end)] = p
+        counts["gold"] += len(gold)
+        for span, original in gold.items():
+            counts[_bucket(original, candidates.get(span), proposals.get(span), threshold)] += 1
+        counts["clean_word_edits"] += sum(
+            p.confidence >= threshold for span, p in proposals.items() if span not in gold
+        )
+    return dict(counts)
+
+
+def _bucket(original: str, candidates, proposal, threshold: float) -> str:
+    if candidates is None:
+        return "no_site"
+    if original not in candidates or proposal is None:
+        return "not_candidate"
+    sure = proposal.confidence >= threshold
+    if proposal.restored.lower() == original:
+        return "restored" if sure else "right_unsure"
+    return "wrong_applied" if sure else "wrong_unsure"
