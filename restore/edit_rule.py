@@ -26,12 +26,13 @@ import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from restore.errors import ModelFormatError
-from restore.tagger_engine import SUSPECT, Proposal, UnitScores
+from restore.tagger_engine import Proposal, UnitScores
 
 # Proposal.evidence holds P(spun), the best and second P(original | spun), the candidate count,
 # then the chosen candidate's features and the site's (restore.tagger_input).
@@ -62,6 +63,8 @@ FEATURES = (
     "log_doc_other_suspects",
     "log_doc_words",
 )
+# A word at least this likely spun counts as a sign that its unit was spun.
+SUSPECT = 0.5
 # Fewer other suspicious words than this in its unit make an edit "lone".
 LONE_BELOW = 3
 
@@ -104,22 +107,29 @@ class EditRule:
         except (KeyError, TypeError) as err:
             raise ModelFormatError(f"edit_rule is malformed: {err!r}") from err
 
+    @cached_property
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return np.asarray(self.mean), np.asarray(self.scale), np.asarray(self.weights)
+
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """P(the edit restores the original) for each row of ``features``."""
-        x = (features - np.asarray(self.mean)) / np.asarray(self.scale)
-        return 1.0 / (1.0 + np.exp(-(x @ np.asarray(self.weights) + self.bias)))
+        mean, scale, weights = self._arrays
+        return 1.0 / (1.0 + np.exp(-(((features - mean) / scale) @ weights + self.bias)))
 
     def weigh(self, units: Sequence[UnitScores]) -> list[UnitScores]:
         """The units of one document, each proposal's confidence replaced by the rule's."""
-        rows = document_features(units)
-        weighed = []
-        for unit, features in zip(units, rows):
-            confidence = self.probabilities(features).tolist() if len(features) else []
-            proposals = tuple(
-                dataclasses.replace(p, confidence=c) for p, c in zip(unit.proposals, confidence)
+        if not units:
+            return []
+        confidence = iter(self.probabilities(np.concatenate(document_features(units))).tolist())
+        return [
+            dataclasses.replace(
+                unit,
+                proposals=tuple(
+                    dataclasses.replace(p, confidence=next(confidence)) for p in unit.proposals
+                ),
             )
-            weighed.append(dataclasses.replace(unit, proposals=proposals))
-        return weighed
+            for unit in units
+        ]
 
 
 def document_features(units: Sequence[UnitScores]) -> list[np.ndarray]:
@@ -131,8 +141,9 @@ def document_features(units: Sequence[UnitScores]) -> list[np.ndarray]:
     for unit in units:
         rows = []
         for p in unit.proposals:
-            own = [q for s, e, q in unit.words if s < p.end and p.start < e]
-            others = [q for s, e, q in unit.words if not (s < p.end and p.start < e)]
+            own, others = [], []
+            for s, e, q in unit.words:
+                (own if s < p.end and p.start < e else others).append(q)
             suspects = sum(q >= SUSPECT for q in others)
             doc_others = doc_suspects - sum(q >= SUSPECT for q in own)
             rows.append(

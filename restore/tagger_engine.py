@@ -138,10 +138,6 @@ class TaggerEngine:
         return results
 
 
-# A word at least this likely spun counts as a sign that its unit was spun.
-SUSPECT = 0.5
-
-
 def apply_proposals(text: str, proposals: Sequence[Proposal]) -> str:
     """``text`` with each proposal's span replaced (proposals do not overlap)."""
     parts, pos = [], 0

@@ -24,10 +24,7 @@ def labelled_features(restorer, rows: Sequence[Mapping[str, Any]]) -> tuple[np.n
     features, labels = [], []
     outputs = restorer.unit_outputs([row["spun"] for row in rows])
     for row, units in zip(rows, outputs):
-        gold = {
-            (s["spun_start"], s["spun_end"]): s["original"].lower()
-            for s in row.get("substitutions", ())
-        }
+        gold = gold_swaps(row)
         scores = [output for _, _, output in units]
         for (start, _, unit), rows_of_unit in zip(units, document_features(scores)):
             features.append(rows_of_unit)
@@ -37,6 +34,15 @@ def labelled_features(restorer, rows: Sequence[Mapping[str, Any]]) -> tuple[np.n
             ]
     x = np.concatenate(features) if features else np.zeros((0, len(FEATURES)))
     return x, np.asarray(labels, dtype=bool)
+
+
+def gold_swaps(row: Mapping[str, Any]) -> dict[tuple[int, int], str]:
+    """The original (lower case) of each spinner swap of a pair row, by its span in the spun
+    text; a clean row has none."""
+    return {
+        (s["spun_start"], s["spun_end"]): s["original"].lower()
+        for s in row.get("substitutions", ())
+    }
 
 
 def fit_rule(features: np.ndarray, labels: np.ndarray, *, c: float = 1.0) -> EditRule:

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from restore.text import normalize
+from training.edit_rule import gold_swaps
 
 BUCKETS = (
     "no_site",
@@ -41,10 +42,7 @@ def swap_funnel(
     counts = Counter({name: 0 for name in (*BUCKETS, "gold", "clean_word_edits")})
     outputs = restorer.unit_outputs([row["spun"] for row in rows])
     for row, units in zip(rows, outputs):
-        gold = {
-            (s["spun_start"], s["spun_end"]): s["original"].lower()
-            for s in row.get("substitutions", ())
-        }
+        gold = gold_swaps(row)
         candidates, proposals = {}, {}
         weighed = restorer.format.weigh_document([unit for _, _, unit in units])
         for (start, end, _), unit in zip(units, weighed):
