@@ -21,6 +21,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from restore.choice_rule import ChoiceRule
 from restore.edit_rule import EditRule
 from restore.errors import ModelFormatError
 from restore.formats.marks import MAX_CHOICES, MAX_SLOTS
@@ -65,6 +66,9 @@ class ModelSettings:
     slots: int = 24  # slot formats: most slots per unit
     choices: int = 3  # slot formats: most candidates shown per slot
     max_candidates: int = 64  # tagger format: candidate originals scored per site
+    # tagger format: the learned choice among a site's candidates (restore.choice_rule); None
+    # keeps the network's
+    choice_rule: ChoiceRule | None = None
     # tagger format: the learned confidence of an edit (restore.edit_rule); None keeps the
     # model's own, P(spun) x P(original | spun)
     edit_rule: EditRule | None = None
@@ -115,7 +119,9 @@ def load_settings(model_dir: str | Path) -> ModelSettings:
         guard = GuardSettings(**data.pop("guard", {}))
         rule = data.pop("edit_rule", None)
         rule = EditRule.from_dict(rule) if rule is not None else None
-        settings = ModelSettings(**data, guard=guard, edit_rule=rule)
+        choice = data.pop("choice_rule", None)
+        choice = ChoiceRule.from_dict(choice) if choice is not None else None
+        settings = ModelSettings(**data, guard=guard, edit_rule=rule, choice_rule=choice)
     except TypeError as err:
         raise ModelFormatError(f"{path}: {err}") from err
     settings.validate()

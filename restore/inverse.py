@@ -5,7 +5,10 @@ A spinner replaces an original by one of the original's thesaurus entries, so th
 a spun word are the headwords that list it. ``training.inverse_table`` builds this table from
 the training lexicon (WordNet and Moby relations, all senses, inflected with lemminflect), and
 the restorer reads it without the lexicon or lemminflect. Each entry keeps the headwords' Zipf
-frequencies (wordfreq): frequency is a prior for the model, not a cage.
+frequencies (wordfreq): frequency is a prior for the model, not a cage. A table may also keep,
+per original, how its thesaurus entry lists the key (:data:`RELATIONS`, and how many words the
+entry lists under each): a word among a handful of synonyms is a likelier spinner's pick than
+one of two hundred related words, so the relation is a prior too (:mod:`restore.choice_rule`).
 
 The table is stored as arrays (one string list, offsets, candidate ids and frequencies in a
 compressed ``.npz``), so a table of 130k keys and 2.5 M originals loads in about a second and
@@ -31,6 +34,12 @@ from restore.candidates import match_keys
 
 INVERSE_FILE = "inverse.npz"
 FORMAT_VERSION = 1
+# The thesaurus relations an original's entry may list its key under (WordNet's synonyms,
+# similar words, hypernyms and hyponyms, and Moby's related words).
+RELATIONS = ("syn", "sim", "rel", "hyper", "hypo")
+# Per original: one flag per relation, then the log of the entry's word count under it.
+RELATION_FEATURES = 2 * len(RELATIONS)
+_ENTRY_SIZE_CAP = 65535
 
 
 @dataclass(frozen=True)
@@ -46,7 +55,13 @@ class InverseTable:
     """Key (lower case, tokens joined by spaces) -> (its Zipf frequency, originals with theirs,
     most frequent first)."""
 
-    def __init__(self, entries: Mapping[str, tuple[float, Sequence[tuple[str, float]]]]):
+    def __init__(
+        self,
+        entries: Mapping[str, tuple[float, Sequence[tuple[str, float]]]],
+        relations: Mapping[str, Sequence[Mapping[str, int]]] | None = None,
+    ):
+        """``relations``, if given, holds per key and original ``{relation: the number of words
+        the original's entry lists under it}`` for each relation that lists the key."""
         ids: dict[str, int] = {}
         for key, (_, cands) in entries.items():
             ids.setdefault(key, len(ids))
@@ -56,10 +71,19 @@ class InverseTable:
         offsets = np.zeros(len(keys) + 1, dtype=np.int64)
         flat: list[int] = []
         flat_zipf: list[float] = []
+        sizes: list[list[int]] = []
         for n, key in enumerate(keys):
             flat.extend(ids[c] for c, _ in entries[key][1])
             flat_zipf.extend(float(z) for _, z in entries[key][1])
             offsets[n + 1] = len(flat)
+            if relations is not None:
+                listed = relations.get(key, ())
+                if len(listed) != len(entries[key][1]):
+                    raise ValueError(f"relations of {key!r} must match its originals one to one")
+                sizes.extend(
+                    [min(int(r.get(name, 0)), _ENTRY_SIZE_CAP) for name in RELATIONS]
+                    for r in listed
+                )
         self._init(
             list(ids),
             np.array([ids[k] for k in keys], dtype=np.int64),
@@ -67,9 +91,10 @@ class InverseTable:
             offsets,
             np.array(flat, dtype=np.int64),
             np.array(flat_zipf, dtype=np.float32),
+            np.array(sizes, dtype=np.uint16).reshape(-1, len(RELATIONS)) if sizes else None,
         )
 
-    def _init(self, words, key_ids, key_zipf, offsets, cands, cand_zipf) -> None:
+    def _init(self, words, key_ids, key_zipf, offsets, cands, cand_zipf, sizes=None) -> None:
         # A word's frequency is stored per entry: a form shared by two headwords ("parties")
         # carries the frequency of the headword it came from in each entry.
         self._words = words
@@ -78,6 +103,8 @@ class InverseTable:
         self._cand_zipf = cand_zipf
         self._offsets = offsets
         self._cands = cands
+        # Per original, the entry's word count under each relation listing the key (0: none).
+        self._sizes = sizes
         self._rows = {words[i]: n for n, i in enumerate(key_ids.tolist())}
         self._keys = {tuple(k.split(" ")): k for k in self._rows}
         self.max_words = max((len(k) for k in self._keys), default=0)
@@ -87,7 +114,17 @@ class InverseTable:
         return len(self._rows)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, InverseTable) and self.entries() == other.entries()
+        return (
+            isinstance(other, InverseTable)
+            and self.entries() == other.entries()
+            and self.has_relations == other.has_relations
+            and all(np.array_equal(self.relations(k), other.relations(k)) for k in self._rows)
+        )
+
+    @property
+    def has_relations(self) -> bool:
+        """Whether the table knows how each original's entry lists its key."""
+        return self._sizes is not None
 
     def entries(self) -> dict[str, tuple[float, tuple[tuple[str, float], ...]]]:
         """The whole table as a dict (for tests and tools; the restorer never needs it)."""
@@ -107,6 +144,18 @@ class InverseTable:
         ids = self._cands[begin:end].tolist()
         zipfs = self._cand_zipf[begin:end].tolist()
         return tuple((self._words[i], round(z, 2)) for i, z in zip(ids, zipfs))
+
+    def relations(self, key: str) -> np.ndarray:
+        """``(originals, RELATION_FEATURES)`` float32: per original of ``key``, a flag for each
+        of :data:`RELATIONS` its entry lists the key under, then the log of the entry's word
+        count under that relation (zeros throughout for a table without relations)."""
+        row = self._rows.get(key)
+        n = 0 if row is None else int(self._offsets[row + 1] - self._offsets[row])
+        if n == 0 or self._sizes is None:
+            return np.zeros((n, RELATION_FEATURES), dtype=np.float32)
+        sizes = self._sizes[self._offsets[row] : self._offsets[row + 1]].astype(np.float32)
+        listed = sizes > 0
+        return np.concatenate([listed, np.log(np.maximum(sizes, 1.0))], axis=1)
 
     def match(self, unit: str) -> list[Site]:
         """The table's words and phrases in ``unit``, longest first, left to right; names
@@ -131,6 +180,7 @@ class InverseTable:
             arrays["offsets"],
             arrays["cands"],
             arrays["cand_zipf"],
+            arrays.get("relation_sizes"),
         )
         return table
 
@@ -146,4 +196,5 @@ class InverseTable:
                 offsets=self._offsets,
                 cands=self._cands,
                 cand_zipf=self._cand_zipf,
+                **({} if self._sizes is None else {"relation_sizes": self._sizes}),
             )

@@ -401,6 +401,10 @@ keep_numbers=True, keep_names=True)
                 )
             yield from zip(chunk, generations)
 
+    def unit_spans(self, text: str) -> list[tuple[int, int]]:
+        """``(start, end)`` of each unit of ``text`` that goes to the model, in order."""
+        return [(u.start, u.end) for u in self._plan(text).units if u.source_ids is not None]
+
     def unit_outputs(self, texts: Sequence[str]) -> list[list[tuple[int, int, Any]]]:
         """Per text, ``(start, end, output)`` for each unit that goes to the model: its raw
         output (for a tagger, every proposal with its evidence), before the format weighs the

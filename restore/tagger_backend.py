@@ -78,6 +78,7 @@ class TorchTaggerScorer:
             lm,
             context=context,
             max_candidates=settings.max_candidates,
+            choice_rule=settings.choice_rule,
         )
         return cls(engine)
 

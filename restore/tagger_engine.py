@@ -8,8 +8,10 @@ site, the original with the highest probability is put back when
 reaches ``min_edit_confidence``; that product is the edit's confidence. Casing follows the
 spun words (``restore.candidates.match_case``).
 
-A model calibrated with a learned edit rule (:mod:`restore.edit_rule`) has that confidence
-replaced by one that also weighs the rest of the unit and document.
+A model calibrated with a learned choice rule (:mod:`restore.choice_rule`) has P(original | spun)
+weighed against how the thesaurus links each candidate to the written word, and one with a
+learned edit rule (:mod:`restore.edit_rule`) has the confidence replaced by one that also weighs
+the rest of the unit and document.
 
 >>> scores = UnitScores(
 ...     words=((0, 3, 0.1), (4, 9, 0.9), (10, 15, 0.2)),
@@ -25,11 +27,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from restore.candidates import match_case
+from restore.choice_rule import ChoiceRule
 from restore.context import ContextVectors
 from restore.inverse import InverseTable
 from restore.ngram import NgramModel
-from restore.tagger_input import UnitInput, encode_unit
+from restore.tagger_input import SiteInput, UnitInput, encode_unit
 
 if TYPE_CHECKING:  # torch loads only when a tagger runs, not when its format is looked up
     from restore.tagger_batch import PieceEncoder
@@ -76,6 +81,7 @@ class TaggerEngine:
         *,
         context: ContextVectors | None = None,
         max_candidates: int,
+        choice_rule: ChoiceRule | None = None,
     ):
         self.model = model
         self.pieces = pieces
@@ -83,25 +89,41 @@ class TaggerEngine:
         self.lm = lm
         self.context = context
         self.max_candidates = max_candidates
+        self.choice_rule = choice_rule
 
     def encode(self, text: str) -> UnitInput:
         return encode_unit(
             text, self.table, self.lm, context=self.context, max_candidates=self.max_candidates
         )
 
-    def score(self, units: Sequence[UnitInput]) -> list[UnitScores]:
-        """One :class:`UnitScores` per unit, in order (one forward pass for the batch)."""
+    def forward(self, units: Sequence[UnitInput]) -> tuple[list[list[float]], np.ndarray]:
+        """Per unit, each token's P(spun) (its words' at least), and per site of all units in
+        order, the network's log P(original | spun) of each candidate slot (-inf past the
+        site's candidates)."""
         import torch
 
         from restore.tagger_batch import collate
 
-        if not units:
-            return []
         batch = collate(units, self.pieces).to(next(self.model.parameters()).device)
         with torch.inference_mode():
             out = self.model(batch)
         word_probs = torch.sigmoid(out.word_logits).tolist()
-        cand_probs = torch.softmax(out.cand_logits, dim=-1) if len(out.cand_logits) else None
+        if not len(out.cand_logits):
+            return word_probs, np.zeros((0, 0))
+        return word_probs, torch.log_softmax(out.cand_logits, dim=-1).float().cpu().numpy()
+
+    def choice(self, site: SiteInput, log_probs: np.ndarray) -> np.ndarray:
+        """P(original | spun) of each of ``site``'s candidates (the choice rule's, if any)."""
+        log_probs = log_probs[: len(site.candidates)]
+        if self.choice_rule is None:
+            return np.exp(log_probs)
+        return self.choice_rule.probabilities(log_probs, site.relations, site.features)
+
+    def score(self, units: Sequence[UnitInput]) -> list[UnitScores]:
+        """One :class:`UnitScores` per unit, in order (one forward pass for the batch)."""
+        if not units:
+            return []
+        word_probs, cand_log_probs = self.forward(units)
         results = []
         site_index = 0
         for b, unit in enumerate(units):
@@ -116,10 +138,10 @@ class TaggerEngine:
                 site_index += 1
                 if not site.candidates:
                     continue
-                probs = cand_probs[i, : len(site.candidates)]
-                k = int(torch.argmax(probs))
+                probs = self.choice(site, cand_log_probs[i])
+                k = int(np.argmax(probs))
                 best = float(probs[k])
-                second = float(torch.topk(probs, 2).values[1]) if len(probs) > 1 else 0.0
+                second = float(np.partition(probs, -2)[-2]) if len(probs) > 1 else 0.0
                 spin = word_probs[b][site.first]
                 spun = unit.text[site.start : site.end]
                 restored = match_case(spun, site.candidates[k])

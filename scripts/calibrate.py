@@ -12,11 +12,12 @@ with the best F0.5 among those within ``--max-false-changes`` (else the fewest f
 ``--write`` stores it as ``guard.min_edit_confidence`` in the model's ``restore.json``. Never
 use the test split here.
 
-A tagger model also gets a learned edit rule (:mod:`restore.edit_rule`), fitted on the next
-``--fit-paragraphs`` valid paragraphs (spun at the same rates, and clean), never on the ones
-the threshold is chosen on. Every threshold is tried with the rule and without it (the model's
-own P(spun) x P(original | spun)); the encoder runs once per unit. ``--write`` stores the
-chosen rule too (or removes it, when the model's own confidence wins).
+A tagger model also gets a learned choice rule (:mod:`restore.choice_rule`) and a learned edit
+rule (:mod:`restore.edit_rule`), fitted on the next ``--fit-paragraphs`` valid paragraphs (spun
+at the same rates, and clean), never on the ones the threshold is chosen on. Every threshold is
+tried with and without each rule (the network's own choice; its own P(spun) x P(original |
+spun)); the encoder runs once per unit and choice. ``--write`` stores the chosen rules too (or
+removes them, when the network's own wins).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import json
 from restore import Restorer
 from restore.format import load_settings, save_settings
 from training import evaluation, metrics
+from training.choice_rule import choice_accuracy, choice_examples, fit_choice_rule
 from training.edit_rule import fit_rule, labelled_features
 
 THRESHOLDS = (0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9)
@@ -82,39 +84,64 @@ def main(argv: list[str] | None = None) -> None:
     rows = spin_rows(held, args.rate, args.seed, args.relations)
     texts = [r["spun"] for r in rows]
     originals = [r["original"] for r in rows]
-    if hasattr(restorer.generator, "cache"):
-        restorer.generator.cache = {}
-    rules = {"none": None}
+    choices = {"none": None}
     if learns:
         fit_rows = spin_rows(
             paragraphs[args.max_paragraphs :], args.rate, args.seed, args.relations
         )
-        features, labels = labelled_features(restorer, fit_rows)
-        print(f"edit rule: {len(labels)} proposals, {int(labels.sum())} restore a swap", flush=True)
-        rules["learned"] = fit_rule(features, labels)
+        examples = choice_examples(restorer, fit_rows)
+        choices["learned"] = fit_choice_rule(examples)
+        held_examples = choice_examples(restorer, rows)
+        print(
+            f"choice rule: {len(examples)} swaps; original ranked first on the held paragraphs "
+            f"{choice_accuracy(None, held_examples):.4f} by the network, "
+            f"{choice_accuracy(choices['learned'], held_examples):.4f} by the rule",
+            flush=True,
+        )
     settings = restorer.format.settings
-    results = []
-    for name, rule in rules.items():
-        restorer.format.settings = dataclasses.replace(settings, edit_rule=rule)
-        for threshold in THRESHOLDS:
-            restorer.guard = dataclasses.replace(restorer.guard, min_edit_confidence=threshold)
-            s = metrics.score(texts, originals, restorer.restore_batch(texts), text_metrics=False)
-            results.append(
-                {
-                    "rule": name,
-                    "threshold": threshold,
-                    **{k: round(s[k], 4) for k in ("precision", "recall", "f0.5")},
-                    "false_changes_per_100_tokens": round(s["false_changes_per_100_tokens"], 4),
-                }
+    results, rules = [], {}
+    for choice_name, choice_rule in choices.items():
+        if learns:
+            restorer.generator.engine.choice_rule = choice_rule
+        if hasattr(restorer.generator, "cache"):
+            restorer.generator.cache = {}
+        edit_rules = {"none": None}
+        if learns:
+            features, labels = labelled_features(restorer, fit_rows)
+            print(
+                f"edit rule ({choice_name} choice rule): {len(labels)} proposals, "
+                f"{int(labels.sum())} restore a swap",
+                flush=True,
             )
-            print(json.dumps(results[-1]), flush=True)
+            edit_rules["learned"] = fit_rule(features, labels)
+        for name, rule in edit_rules.items():
+            rules[(choice_name, name)] = rule
+            restorer.format.settings = dataclasses.replace(settings, edit_rule=rule)
+            for threshold in THRESHOLDS:
+                restorer.guard = dataclasses.replace(restorer.guard, min_edit_confidence=threshold)
+                restored = restorer.restore_batch(texts)
+                s = metrics.score(texts, originals, restored, text_metrics=False)
+                results.append(
+                    {
+                        "choice_rule": choice_name,
+                        "rule": name,
+                        "threshold": threshold,
+                        **{k: round(s[k], 4) for k in ("precision", "recall", "f0.5")},
+                        "false_changes_per_100_tokens": round(s["false_changes_per_100_tokens"], 4),
+                    }
+                )
+                print(json.dumps(results[-1]), flush=True)
     best = choose(results, args.max_false_changes)
     print("chosen:", json.dumps(best))
     if args.write:
         saved = load_settings(args.model)
         guard = dataclasses.replace(saved.guard, min_edit_confidence=best["threshold"])
-        rule = rules[best["rule"]]
-        save_settings(dataclasses.replace(saved, guard=guard, edit_rule=rule), args.model)
+        rule = rules[(best["choice_rule"], best["rule"])]
+        choice_rule = choices[best["choice_rule"]]
+        save_settings(
+            dataclasses.replace(saved, guard=guard, edit_rule=rule, choice_rule=choice_rule),
+            args.model,
+        )
 
 
 if __name__ == "__main__":

@@ -167,6 +167,46 @@ def test_the_inverse_table_command_builds_from_the_lm_vocabulary(tmp_path, caplo
     assert inverse_table.main(["--lm", str(lm), "--output", str(out)]) == 2  # no --overwrite
 
 
+RELATIONS = {
+    "fete": [{"rel": 120}, {"syn": 4}],
+    "ejects": [{}, {"rel": 200}, {"syn": 3, "rel": 40}],
+    "depository": [{"hypo": 9}, {}],
+    "out of doors": [{"sim": 2}],
+}
+
+
+def test_inverse_table_keeps_how_each_entry_lists_its_key(tmp_path):
+    from restore.inverse import RELATION_FEATURES
+
+    table = InverseTable(TABLE.entries(), RELATIONS)
+    assert table.has_relations and not TABLE.has_relations
+    ejects = table.relations("ejects")
+    assert ejects.shape == (3, RELATION_FEATURES) and ejects.dtype == np.float32
+    # Flags for syn, sim, rel, hyper, hypo, then the log of the entry's size under each.
+    assert ejects[0].tolist() == [0.0] * RELATION_FEATURES
+    assert ejects[2, :5].tolist() == [1, 0, 1, 0, 0]
+    assert ejects[2, 5:].tolist() == pytest.approx([math.log(3), 0, math.log(40), 0, 0])
+    assert table.relations("zeppelin").shape == (0, RELATION_FEATURES)
+    assert not TABLE.relations("ejects").any() and TABLE.relations("ejects").shape == (3, 10)
+    path = tmp_path / "inverse.npz"
+    table.save(path)
+    loaded = InverseTable.load(path)
+    assert loaded == table and loaded != TABLE
+    assert np.array_equal(loaded.relations("depository"), table.relations("depository"))
+    with pytest.raises(ValueError, match="one to one"):
+        InverseTable(TABLE.entries(), {**RELATIONS, "fete": [{}]})
+
+
+def test_entry_relations_say_how_the_lexicon_lists_a_spun_word():
+    from training.inverse_table import EntryRelations
+    from training.lexicon import Lexicon
+
+    listing = EntryRelations(Lexicon.load())
+    # "snatch" is among the WordNet synonyms of "snap", whatever their inflection.
+    assert listing("snapped", "snatched") == {"syn": 13} == listing("snap", "snatch")
+    assert listing("snapped", "zeppelins") == {}
+
+
 def test_inverse_table_leaves_names_alone():
     assert [s.key for s in TABLE.match("Fete began when Mr Fete came.")] == ["fete"]
 
@@ -609,6 +649,84 @@ def test_an_edit_rule_is_fitted_on_labelled_proposals(tagger_model_dir):
     assert rule.probabilities(features).shape == labels.shape
     with pytest.raises(ValueError, match="restore swaps"):
         fit_rule(features, labels & False)
+
+
+@pytest.fixture
+def related_model_dir(tagger_model_dir, tmp_path):
+    """The tiny tagger with an inverse table that knows its entries' relations."""
+    import shutil
+
+    from restore.inverse import INVERSE_FILE
+
+    model = tmp_path / "model"
+    shutil.copytree(tagger_model_dir, model)
+    InverseTable(TABLE.entries(), RELATIONS).save(model / INVERSE_FILE)
+    return model
+
+
+def test_a_choice_rule_reaches_the_restorer_and_is_checked(related_model_dir):
+    import dataclasses
+
+    from restore import Restorer
+    from restore.choice_rule import FEATURES, ChoiceRule
+    from restore.format import ModelFormatError, load_settings, save_settings
+
+    model = related_model_dir
+    text = "The fete ejects journalists outside the depository."
+    guard = {"min_edit_confidence": 0.0}
+
+    def proposals():
+        units = Restorer.from_pretrained(model, threads=1, guard=guard).unit_outputs([text])[0]
+        return {p.spun: p for _, _, unit in units for p in unit.proposals}
+
+    plain = proposals()
+    # A rule that trusts WordNet synonyms above all: "ejects" -> "expels", "fete" -> "feast".
+    trust = {"log_choice": 1.0, "listed_syn": 50.0}
+    weights = tuple(trust.get(f, 0.0) for f in FEATURES)
+    rule = ChoiceRule(FEATURES, weights)
+    save_settings(dataclasses.replace(load_settings(model), choice_rule=rule), model)
+    assert load_settings(model).choice_rule == rule
+    ruled = proposals()
+    assert (ruled["ejects"].restored, ruled["fete"].restored) == ("expels", "feast")
+    assert ruled["ejects"].evidence[1] == pytest.approx(1.0)  # P(original | spun), the rule's
+    # A site whose candidates the rule cannot tell apart keeps the network's order.
+    assert ruled["depository"].restored == plain["depository"].restored
+    with pytest.raises(ModelFormatError, match="features"):
+        ChoiceRule(FEATURES[:-1], weights[:-1])
+    with pytest.raises(ModelFormatError, match="finite"):
+        ChoiceRule(FEATURES, (math.nan,) + weights[1:])
+    settings = json.loads((model / "restore.json").read_text())
+    settings["choice_rule"] = {"weights": list(weights)}
+    (model / "restore.json").write_text(json.dumps(settings))
+    with pytest.raises(ModelFormatError, match="malformed"):
+        load_settings(model)
+
+
+def test_a_choice_rule_is_fitted_on_the_swaps_whose_original_is_a_candidate(related_model_dir):
+    from restore import Restorer
+    from restore.choice_rule import FEATURES
+    from training.choice_rule import choice_accuracy, choice_examples, fit_choice_rule
+
+    restorer = Restorer.from_pretrained(related_model_dir, threads=1)
+    text = "The fete ejects journalists outside the depository."
+
+    def swap(word, original):
+        at = text.index(word)
+        return {"spun_start": at, "spun_end": at + len(word), "original": original}
+
+    # The spinner drew from WordNet synonyms: the originals are the syn-listed candidates.
+    rows = [
+        {"spun": text, "substitutions": [swap("fete", "Feast"), swap("ejects", "expels")]},
+        {"spun": text, "substitutions": [swap("depository", "vault")]},  # not a candidate
+    ] * 3
+    examples = choice_examples(restorer, rows)
+    assert len(examples) == 6
+    assert [k for _, k in examples[:2]] == [1, 2] and examples[0][0].shape == (2, len(FEATURES))
+    rule = fit_choice_rule(examples)
+    assert choice_accuracy(rule, examples) == 1.0
+    assert dict(zip(FEATURES, rule.weights))["listed_syn"] > 1.0
+    with pytest.raises(ValueError, match="candidate"):
+        fit_choice_rule([])
 
 
 def test_a_scorer_with_a_cache_scores_each_unit_once_and_gives_the_same(tagger_model_dir):

@@ -123,7 +123,7 @@ def write_tagger_card(
         "plus trigram gain, topic fit and frequencies)",
         f"- `inverse.npz`: for each word a spinner may write, up to {config['max_candidates']} "
         "originals whose thesaurus entry lists it (WordNet 3.0 and Moby, all senses, "
-        "inflected); see training/data/LICENSES.md",
+        "inflected), with the relations it is listed under; see training/data/LICENSES.md",
         "- `ngram/`: trigram counts of the corpus train split (stupid backoff)",
         "- `context.npz`: topic vectors of the train split's words (PPMI of co-occurrence "
         "within ten words, reduced by SVD): how well each candidate fits the rest of its unit",
@@ -153,17 +153,31 @@ def write_tagger_card(
 def _edit_rule_lines(model_dir: Path) -> list[str]:
     from restore.format import load_settings
 
-    if load_settings(model_dir).edit_rule is None:
+    settings = load_settings(model_dir)
+    choice = (
+        [
+            "- the original is chosen by a learned rule (`choice_rule` in `restore.json`, "
+            "restore/choice_rule.py): a conditional logit over each candidate's network "
+            "log-probability, its evidence, and how its thesaurus entry lists the written word "
+            "(the relations, and the entry's size under each), fitted on valid paragraphs "
+            "(scripts/calibrate.py)"
+        ]
+        if settings.choice_rule is not None
+        else []
+    )
+    if settings.edit_rule is None:
         return [
+            *choice,
             "- an edit is made when P(spun) x P(original | spun) reaches the guard's "
-            "`min_edit_confidence` (chosen on the valid split)"
+            "`min_edit_confidence` (chosen on the valid split)",
         ]
     return [
+        *choice,
         "- an edit is made when a learned rule's confidence reaches the guard's "
         "`min_edit_confidence`: the rule (`edit_rule` in `restore.json`, restore/edit_rule.py) is "
         "a logistic model of whether the edit restores the original, from P(spun), "
         "P(original | spun) and its margin over the runner-up, the candidate's evidence, and "
         "how spun the other words of its unit and document look; it was fitted on valid "
         "paragraphs, spun and clean, and the threshold chosen on other valid paragraphs "
-        "(scripts/calibrate.py)"
+        "(scripts/calibrate.py)",
     ]

@@ -9,6 +9,8 @@ function-word alternative; each key maps to the
 headwords that list it under any relation and sense (the inverse thesaurus baseline's options
 with no frequency floor), inflected like the key, at most ``--top-k`` of them, most frequent
 first. Function words map back to the function words that list them ("through" -> "by").
+Each original also records how its entry lists the key: under which relations, and how many
+words the entry lists under each (``InverseTable.relations``).
 """
 
 from __future__ import annotations
@@ -42,13 +44,64 @@ def build_inverse_table(
         for alternative in lexicon.function_alternatives(word):
             function_inverse.setdefault(alternative.lower(), {})[word.lower()] = None
     keys.update(dict.fromkeys(function_inverse))
-    entries = {}
+    entries, relations = {}, {}
+    listing = EntryRelations(lexicon)
     for key in keys:
         options = [] if key in function_inverse else list(restorer.options(key)[:top_k])
         options.extend((w, lexicon.zipf(w)) for w in function_inverse.get(key, ()))
         if options:
             entries[key] = (_key_zipf(key, lexicon), options)
-    return InverseTable(entries)
+            relations[key] = [listing(original, key) for original, _ in options]
+    return InverseTable(entries, relations)
+
+
+class EntryRelations:
+    """How a lexicon's entries list a word: ``(original, key) -> {relation: words}`` for each
+    relation under which an entry of ``original`` (any reading) lists ``key`` (a reading of
+    the same part of speech), with the number of words the entry lists under that relation
+    (the smallest, when several readings do).
+
+    >>> EntryRelations(Lexicon.load())("snapped", "snatched")
+    {'syn': 13}
+    """
+
+    def __init__(self, lexicon: Lexicon):
+        self.lexicon = lexicon
+        self._lemmas: dict[str, dict[str, frozenset[str]]] = {}
+        self._listed: dict[tuple[str, str], dict[str, frozenset[str]]] = {}
+
+    def __call__(self, original: str, key: str) -> dict[str, int]:
+        key_lemmas = self._lemmas_by_pos(key)
+        found: dict[str, int] = {}
+        for pos, lemmas in self._lemmas_by_pos(original).items():
+            wanted = key_lemmas.get(pos)
+            if not wanted:
+                continue
+            for lemma in lemmas:
+                for relation, words in self._entry(lemma, pos).items():
+                    if words & wanted:
+                        found[relation] = min(found.get(relation, len(words)), len(words))
+        return found
+
+    def _lemmas_by_pos(self, word: str) -> dict[str, frozenset[str]]:
+        cached = self._lemmas.get(word)
+        if cached is None:
+            by_pos: dict[str, set[str]] = {}
+            for lemma, pos, _ in readings(word, self.lexicon):
+                by_pos.setdefault(pos, set()).add(lemma.lower())
+            cached = self._lemmas[word] = {p: frozenset(ls) for p, ls in by_pos.items()}
+        return cached
+
+    def _entry(self, lemma: str, pos: str) -> dict[str, frozenset[str]]:
+        cached = self._listed.get((lemma, pos))
+        if cached is None:
+            by_relation: dict[str, set[str]] = {}
+            for c in self.lexicon.candidates(lemma, pos):
+                by_relation.setdefault(c.relation, set()).add(c.text.lower())
+            cached = self._listed[(lemma, pos)] = {
+                r: frozenset(words) for r, words in by_relation.items()
+            }
+        return cached
 
 
 def _phrases(lexicon: Lexicon) -> list[str]:
