@@ -36,17 +36,13 @@ import numpy as np
 
 from restore.errors import ModelFormatError
 from restore.inverse import RELATIONS
+from restore.tagger_input import CANDIDATE_FEATURE_NAMES
 
 FEATURES = (
     "log_choice",
     *(f"listed_{r}" for r in RELATIONS),
     *(f"log_entry_{r}" for r in RELATIONS),
-    "lm_gain",
-    "zipf",
-    "zipf_above_spun",
-    "rank",
-    "word_count_change",
-    "topic_fit",
+    *CANDIDATE_FEATURE_NAMES,
 )
 
 

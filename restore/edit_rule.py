@@ -33,6 +33,7 @@ import numpy as np
 
 from restore.errors import ModelFormatError
 from restore.tagger_engine import Proposal, UnitScores
+from restore.tagger_input import CANDIDATE_FEATURE_NAMES
 
 # Proposal.evidence holds P(spun), the best and second P(original | spun), the candidate count,
 # then the chosen candidate's features and the site's (restore.tagger_input).
@@ -44,12 +45,7 @@ FEATURES = (
     "choice_margin",
     "log_confidence",
     "log_candidates",
-    "lm_gain",
-    "zipf",
-    "zipf_above_spun",
-    "rank",
-    "word_count_change",
-    "topic_fit",
+    *CANDIDATE_FEATURE_NAMES,
     "site_best_lm_gain",
     "site_spun_zipf",
     "site_candidates",

@@ -46,9 +46,9 @@ class Proposal:
     """``unit[start:end]`` (``spun``) would become ``restored`` with ``confidence``.
 
     ``evidence`` holds what the model said of the site, for a learned edit rule
-    (:mod:`restore.edit_rule`): P(spun), the best and second-best P(original | spun), the
-    candidate count, the chosen candidate's features and the site's
-    (:mod:`restore.tagger_input`).
+    (:mod:`restore.edit_rule`): P(spun), the best and second-best P(original | spun) (the
+    choice rule's, where the model has one), the candidate count, the chosen candidate's
+    features and the site's (:mod:`restore.tagger_input`).
     """
 
     start: int

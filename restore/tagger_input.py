@@ -34,7 +34,15 @@ from restore.text import Token, tokenize
 # Per candidate: LM gain over the written word (clipped, scaled), the candidate's Zipf, its
 # Zipf above the written word's, its rank among the candidates, its word count change, and its
 # topic fit above the written word's.
-CANDIDATE_FEATURES = 6
+CANDIDATE_FEATURE_NAMES = (
+    "lm_gain",
+    "zipf",
+    "zipf_above_spun",
+    "rank",
+    "word_count_change",
+    "topic_fit",
+)
+CANDIDATE_FEATURES = len(CANDIDATE_FEATURE_NAMES)
 # Per site: the best LM gain among its candidates, the written word's Zipf, the candidate
 # count, and the written word's topic fit.
 SITE_FEATURES = 4

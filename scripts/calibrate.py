@@ -12,12 +12,15 @@ with the best F0.5 among those within ``--max-false-changes`` (else the fewest f
 ``--write`` stores it as ``guard.min_edit_confidence`` in the model's ``restore.json``. Never
 use the test split here.
 
-A tagger model also gets a learned choice rule (:mod:`restore.choice_rule`) and a learned edit
-rule (:mod:`restore.edit_rule`), fitted on the next ``--fit-paragraphs`` valid paragraphs (spun
-at the same rates, and clean), never on the ones the threshold is chosen on. Every threshold is
-tried with and without each rule (the network's own choice; its own P(spun) x P(original |
-spun)); the encoder runs once per unit and choice. ``--write`` stores the chosen rules too (or
-removes them, when the network's own wins).
+A tagger model also gets a learned edit rule (:mod:`restore.edit_rule`), and with
+``--choice-rule`` a learned choice rule (:mod:`restore.choice_rule`), fitted on the next
+``--fit-paragraphs`` valid paragraphs (spun at the same rates, and clean), never on the ones the
+threshold is chosen on. Every threshold is tried with and without each rule (the network's own
+choice; its own P(spun) x P(original | spun)); the encoder runs once per unit and choice.
+``--write`` stores the chosen rules too (or removes them, when the network's own wins). The
+choice rule learns which thesaurus relations the spinner of these paragraphs draws from: it
+pays on text spun from the same thesauri and costs on text spun from others (README), so it is
+not tried unless asked for.
 """
 
 from __future__ import annotations
@@ -70,6 +73,9 @@ def main(argv: list[str] | None = None) -> None:
         "--fit-paragraphs", type=int, default=1000, help="tagger: paragraphs to fit the rule on"
     )
     parser.add_argument("--max-false-changes", type=float, default=0.3, help="per 100 tokens")
+    parser.add_argument(
+        "--choice-rule", action="store_true", help="tagger: also try a learned choice rule"
+    )
     parser.add_argument("--write", action="store_true", help="save the choice in restore.json")
     args = parser.parse_args(argv)
 
@@ -84,11 +90,12 @@ def main(argv: list[str] | None = None) -> None:
     rows = spin_rows(held, args.rate, args.seed, args.relations)
     texts = [r["spun"] for r in rows]
     originals = [r["original"] for r in rows]
-    choices = {"none": None}
     if learns:
         fit_rows = spin_rows(
             paragraphs[args.max_paragraphs :], args.rate, args.seed, args.relations
         )
+    choices = {"none": None}
+    if learns and args.choice_rule:
         examples = choice_examples(restorer, fit_rows)
         choices["learned"] = fit_choice_rule(examples)
         held_examples = choice_examples(restorer, rows)

@@ -588,6 +588,17 @@ def test_document_features_see_the_other_words_of_the_unit_and_document():
     assert f["log_doc_words"] == pytest.approx(math.log(6))
 
 
+def assert_malformed(model, key, value) -> None:
+    """Loading ``model`` with ``restore.json``'s ``key`` set to ``value`` says it is malformed."""
+    from restore.format import ModelFormatError, load_settings
+
+    settings = json.loads((model / "restore.json").read_text())
+    settings[key] = value
+    (model / "restore.json").write_text(json.dumps(settings))
+    with pytest.raises(ModelFormatError, match="malformed"):
+        load_settings(model)
+
+
 def test_an_edit_rule_reaches_the_restorer_and_is_checked(tagger_model_dir, tmp_path):
     import dataclasses
     import shutil
@@ -618,11 +629,7 @@ def test_an_edit_rule_reaches_the_restorer_and_is_checked(tagger_model_dir, tmp_
         EditRule(FEATURES[:-1], (0.0,) * n, (1.0,) * n, weights, 0.0)
     with pytest.raises(ModelFormatError, match="scales"):
         EditRule(FEATURES, (0.0,) * n, (0.0,) * n, weights, 0.0)
-    settings = json.loads((model / "restore.json").read_text())
-    settings["edit_rule"] = {"features": list(FEATURES)}
-    (model / "restore.json").write_text(json.dumps(settings))
-    with pytest.raises(ModelFormatError, match="malformed"):
-        load_settings(model)
+    assert_malformed(model, "edit_rule", {"features": list(FEATURES)})
 
 
 def test_an_edit_rule_is_fitted_on_labelled_proposals(tagger_model_dir):
@@ -695,11 +702,7 @@ def test_a_choice_rule_reaches_the_restorer_and_is_checked(related_model_dir):
         ChoiceRule(FEATURES[:-1], weights[:-1])
     with pytest.raises(ModelFormatError, match="finite"):
         ChoiceRule(FEATURES, (math.nan,) + weights[1:])
-    settings = json.loads((model / "restore.json").read_text())
-    settings["choice_rule"] = {"weights": list(weights)}
-    (model / "restore.json").write_text(json.dumps(settings))
-    with pytest.raises(ModelFormatError, match="malformed"):
-        load_settings(model)
+    assert_malformed(model, "choice_rule", {"weights": list(weights)})
 
 
 def test_a_choice_rule_is_fitted_on_the_swaps_whose_original_is_a_candidate(related_model_dir):
