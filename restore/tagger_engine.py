@@ -112,12 +112,17 @@ class TaggerEngine:
             return word_probs, np.zeros((0, 0))
         return word_probs, torch.log_softmax(out.cand_logits, dim=-1).float().cpu().numpy()
 
+    def relations(self, site: SiteInput) -> np.ndarray:
+        """How each of ``site``'s candidates' thesaurus entries lists its key
+        (``InverseTable.relations``), looked up only for a choice rule."""
+        return self.table.relations(site.key)[: len(site.candidates)]
+
     def choice(self, site: SiteInput, log_probs: np.ndarray) -> np.ndarray:
         """P(original | spun) of each of ``site``'s candidates (the choice rule's, if any)."""
         log_probs = log_probs[: len(site.candidates)]
         if self.choice_rule is None:
             return np.exp(log_probs)
-        return self.choice_rule.probabilities(log_probs, site.relations, site.features)
+        return self.choice_rule.probabilities(log_probs, self.relations(site), site.features)
 
     def score(self, units: Sequence[UnitInput]) -> list[UnitScores]:
         """One :class:`UnitScores` per unit, in order (one forward pass for the batch)."""

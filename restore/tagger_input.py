@@ -63,9 +63,6 @@ class SiteInput:
     candidates: tuple[str, ...]
     features: np.ndarray  # (len(candidates), CANDIDATE_FEATURES) float32
     site_features: np.ndarray  # (SITE_FEATURES,) float32
-    # (len(candidates), RELATION_FEATURES) float32: how each candidate's thesaurus entry lists
-    # the key (restore.inverse.InverseTable.relations), for a learned choice rule
-    relations: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -124,7 +121,6 @@ def encode_unit(
                 tuple(c for c, _ in cands),
                 feats,
                 site_feats,
-                table.relations(site.key)[:n],
             )
         )
     return UnitInput(text, tokens, tuple(sites))

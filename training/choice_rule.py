@@ -37,15 +37,16 @@ def choice_examples(
     for first in range(0, len(units), batch_size):
         chunk = units[first : first + batch_size]
         _, log_probs = engine.forward(chunk)
-        i = 0
-        for unit, (start, gold) in zip(chunk, golds[first : first + batch_size]):
-            for site in unit.sites:
-                i += 1
-                original = gold.get((start + site.start, start + site.end))
-                if original not in site.candidates:
-                    continue
-                n = len(site.candidates)
-                rows_ = features(log_probs[i - 1, :n], site.relations, site.features)
+        sites = [
+            (site, start, gold)
+            for unit, (start, gold) in zip(chunk, golds[first : first + batch_size])
+            for site in unit.sites
+        ]
+        for (site, start, gold), site_log_probs in zip(sites, log_probs):
+            original = gold.get((start + site.start, start + site.end))
+            if original in site.candidates:
+                log_p = site_log_probs[: len(site.candidates)]
+                rows_ = features(log_p, engine.relations(site), site.features)
                 examples.append((rows_, site.candidates.index(original)))
     return examples
 
