@@ -9,6 +9,8 @@ coin toss whatever P(spun) says. :class:`EditRule` is a logistic model over
 words of its unit and its document look); its probability replaces the proposal's confidence,
 and the guard's ``min_edit_confidence`` then applies to it. ``scripts/calibrate.py`` fits it on
 valid paragraphs, spun and clean, and stores it in ``restore.json`` (``edit_rule``).
+:class:`EditTrees` is the same judgement made by gradient-boosted regression trees over the same
+features (stored with their ``roots``); :func:`edit_rule_from_dict` reads either.
 
 >>> from restore.tagger_engine import Proposal, UnitScores
 >>> evidence = (0.9, 0.8, 0.1, 3.0) + (0.0,) * 10
@@ -65,8 +67,38 @@ SUSPECT = 0.5
 LONE_BELOW = 3
 
 
+class _ProposalRule:
+    """What both edit rules share: each proposal's confidence becomes the rule's probability."""
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def weigh(self, units: Sequence[UnitScores]) -> list[UnitScores]:
+        """The units of one document, each proposal's confidence replaced by the rule's."""
+        if not units:
+            return []
+        confidence = iter(self.probabilities(np.concatenate(document_features(units))).tolist())
+        return [
+            dataclasses.replace(
+                unit,
+                proposals=tuple(
+                    dataclasses.replace(p, confidence=next(confidence)) for p in unit.proposals
+                ),
+            )
+            for unit in units
+        ]
+
+
+def _check_features(features: Sequence[str]) -> None:
+    if tuple(features) != FEATURES:
+        raise ModelFormatError(
+            f"edit_rule.features must be {list(FEATURES)} (this restore's features), "
+            f"got {list(features)}"
+        )
+
+
 @dataclass(frozen=True)
-class EditRule:
+class EditRule(_ProposalRule):
     """``sigmoid(weights . (features - mean) / scale + bias)`` over :data:`FEATURES`."""
 
     features: tuple[str, ...]
@@ -76,11 +108,7 @@ class EditRule:
     bias: float
 
     def __post_init__(self):
-        if tuple(self.features) != FEATURES:
-            raise ModelFormatError(
-                f"edit_rule.features must be {list(FEATURES)} (this restore's features), "
-                f"got {list(self.features)}"
-            )
+        _check_features(self.features)
         sizes = {len(self.mean), len(self.scale), len(self.weights)}
         if sizes != {len(FEATURES)}:
             raise ModelFormatError(f"edit_rule needs {len(FEATURES)} means, scales and weights")
@@ -112,20 +140,97 @@ class EditRule:
         mean, scale, weights = self._arrays
         return 1.0 / (1.0 + np.exp(-(((features - mean) / scale) @ weights + self.bias)))
 
-    def weigh(self, units: Sequence[UnitScores]) -> list[UnitScores]:
-        """The units of one document, each proposal's confidence replaced by the rule's."""
-        if not units:
-            return []
-        confidence = iter(self.probabilities(np.concatenate(document_features(units))).tolist())
-        return [
-            dataclasses.replace(
-                unit,
-                proposals=tuple(
-                    dataclasses.replace(p, confidence=next(confidence)) for p in unit.proposals
-                ),
+
+@dataclass(frozen=True)
+class EditTrees(_ProposalRule):
+    """``sigmoid(bias + the sum of every tree's leaf)`` over :data:`FEATURES`.
+
+    The trees' nodes lie in flat arrays, each tree's from its root in ``roots``: an inner node
+    sends a row to ``left`` when its ``feature`` is at most ``threshold``, else to ``right``
+    (children always come after their parent, so every walk ends); a leaf has ``feature`` -1
+    and its ``value``.
+    """
+
+    features: tuple[str, ...]
+    roots: tuple[int, ...]
+    feature: tuple[int, ...]
+    threshold: tuple[float, ...]
+    left: tuple[int, ...]
+    right: tuple[int, ...]
+    value: tuple[float, ...]
+    bias: float
+
+    def __post_init__(self):
+        _check_features(self.features)
+        nodes = len(self.feature)
+        arrays = (self.threshold, self.left, self.right, self.value)
+        if not self.roots or not nodes or any(len(a) != nodes for a in arrays):
+            raise ModelFormatError("edit_rule's trees need roots and equally long node arrays")
+        numbers = (*self.threshold, *self.value, self.bias)
+        if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in numbers):
+            raise ModelFormatError("edit_rule's numbers must be finite")
+        if not all(0 <= r < nodes for r in self.roots):
+            raise ModelFormatError("edit_rule's tree roots must be nodes")
+        for i, (f, left, right) in enumerate(zip(self.feature, self.left, self.right)):
+            leaf = f == -1
+            if not (leaf or 0 <= f < len(FEATURES)) or (
+                not leaf and not (i < left < nodes and i < right < nodes)
+            ):
+                raise ModelFormatError(f"edit_rule's tree node {i} is malformed")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EditTrees:
+        try:
+            return cls(
+                tuple(data["features"]),
+                *(tuple(int(v) for v in data[k]) for k in ("roots", "feature")),
+                tuple(data["threshold"]),
+                *(tuple(int(v) for v in data[k]) for k in ("left", "right")),
+                tuple(data["value"]),
+                data["bias"],
             )
-            for unit in units
-        ]
+        except (KeyError, TypeError, ValueError) as err:
+            raise ModelFormatError(f"edit_rule is malformed: {err!r}") from err
+
+    @cached_property
+    def _arrays(self) -> tuple[np.ndarray, ...]:
+        feature = np.asarray(self.feature)
+        inner = feature >= 0
+        own = np.arange(len(feature))
+        # A leaf leads to itself, so every row can take the same number of steps.
+        left = np.where(inner, self.left, own)
+        right = np.where(inner, self.right, own)
+        return (
+            np.asarray(self.roots),
+            np.where(inner, feature, 0),
+            np.asarray(self.threshold),
+            left,
+            right,
+            np.asarray(self.value),
+            inner,
+        )
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        """P(the edit restores the original) for each row of ``features``."""
+        return 1.0 / (1.0 + np.exp(-self.log_odds(features)))
+
+    def log_odds(self, features: np.ndarray) -> np.ndarray:
+        """``bias`` plus the leaf each tree sends each row of ``features`` to."""
+        roots, feature, threshold, left, right, value, inner = self._arrays
+        x = np.asarray(features, dtype=np.float64)
+        rows = np.arange(len(x))[:, None]
+        node = np.broadcast_to(roots, (len(x), len(roots)))
+        while inner[node].any():
+            goes_left = x[rows, feature[node]] <= threshold[node]
+            node = np.where(goes_left, left[node], right[node])
+        return self.bias + value[node].sum(axis=1)
+
+
+def edit_rule_from_dict(data: Mapping[str, Any]) -> EditRule | EditTrees:
+    """The edit rule ``restore.json`` holds: trees when it has ``roots``, else logistic."""
+    if not isinstance(data, Mapping):
+        raise ModelFormatError("edit_rule is malformed: it must be an object")
+    return (EditTrees if "roots" in data else EditRule).from_dict(data)
 
 
 def document_features(units: Sequence[UnitScores]) -> list[np.ndarray]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from restore.choice_rule import ChoiceRule
-from restore.edit_rule import EditRule
+from restore.edit_rule import EditRule, EditTrees, edit_rule_from_dict
 from restore.errors import ModelFormatError
 from restore.formats.marks import MAX_CHOICES, MAX_SLOTS
 from restore.formats.registry import get_format
@@ -71,7 +71,7 @@ class ModelSettings:
     choice_rule: ChoiceRule | None = None
     # tagger format: the learned confidence of an edit (restore.edit_rule); None keeps the
     # model's own, P(spun) x P(original | spun)
-    edit_rule: EditRule | None = None
+    edit_rule: EditRule | EditTrees | None = None
     guard: GuardSettings = dataclasses.field(default_factory=GuardSettings)
     versions: dict[str, str] = dataclasses.field(default_factory=dict)
 
@@ -118,7 +118,7 @@ def load_settings(model_dir: str | Path) -> ModelSettings:
     try:
         guard = GuardSettings(**data.pop("guard", {}))
         rule = data.pop("edit_rule", None)
-        rule = EditRule.from_dict(rule) if rule is not None else None
+        rule = edit_rule_from_dict(rule) if rule is not None else None
         choice = data.pop("choice_rule", None)
         choice = ChoiceRule.from_dict(choice) if choice is not None else None
         settings = ModelSettings(**data, guard=guard, edit_rule=rule, choice_rule=choice)

@@ -12,6 +12,7 @@ trigram ids and answers with one vectorised lookup.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Sequence
@@ -57,17 +58,15 @@ class NgramModel:
         self._size = len(self.vocab)
         self._total = int(self._unigrams.sum())
         self._unk = self.ids[UNK]
-        self._phrase_cache: dict[str, list[int]] = {}
+        # Bounded: a long batch job meets an unbounded number of distinct written words.
+        self.phrase_ids = functools.lru_cache(maxsize=1 << 18)(self._phrase_ids)
 
     def id_of(self, token: str) -> int:
         return self.ids.get(token, self._unk)
 
-    def phrase_ids(self, phrase: str) -> list[int]:
-        """Token ids of a lower-case word or space-separated phrase (cached)."""
-        found = self._phrase_cache.get(phrase)
-        if found is None:
-            found = self._phrase_cache[phrase] = [self.id_of(t) for t in phrase.split(" ")]
-        return found
+    def _phrase_ids(self, phrase: str) -> list[int]:
+        """Token ids of a lower-case word or space-separated phrase (cached as ``phrase_ids``)."""
+        return [self.id_of(t) for t in phrase.split(" ")]
 
     def logscore(self, context: tuple[str, str], word: str) -> float:
         """Natural-log stupid-backoff score of ``word`` after the two ``context`` tokens."""

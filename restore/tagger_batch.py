@@ -6,6 +6,7 @@ every token of :func:`restore.text.tokenize` has a first word piece whose vector
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,12 +19,13 @@ MAX_CANDIDATE_PIECES = 6
 
 
 class PieceEncoder:
-    """Word-piece ids of units and candidates, with a cache for the candidates."""
+    """Word-piece ids of units and candidates, with a bounded cache for the candidates."""
 
     def __init__(self, tokenizer):
         self.tokenizer = tokenizer
-        self._cache: dict[str, list[int]] = {}
         self.pad_id = tokenizer.token_to_id("[PAD]") or 0
+        # Bounded: candidates come from the table, but a long job meets many of them.
+        self.candidate = functools.lru_cache(maxsize=1 << 18)(self._candidate)
 
     def unit(self, unit: UnitInput) -> tuple[list[int], list[int]]:
         """Word-piece ids (with [CLS] and [SEP]) and the first piece of each token."""
@@ -38,12 +40,10 @@ class PieceEncoder:
     def length(self, unit: UnitInput) -> int:
         return len(self.unit(unit)[0])
 
-    def candidate(self, text: str) -> list[int]:
-        ids = self._cache.get(text)
-        if ids is None:
-            ids = self.tokenizer.encode(text, add_special_tokens=False).ids
-            ids = self._cache[text] = ids[:MAX_CANDIDATE_PIECES] or [self.pad_id]
-        return ids
+    def _candidate(self, text: str) -> list[int]:
+        """A candidate's word-piece ids, at most MAX_CANDIDATE_PIECES (cached as ``candidate``)."""
+        ids = self.tokenizer.encode(text, add_special_tokens=False).ids
+        return ids[:MAX_CANDIDATE_PIECES] or [self.pad_id]
 
 
 def collate(units: Sequence[UnitInput], pieces: PieceEncoder) -> TaggerBatch:

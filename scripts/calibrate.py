@@ -12,7 +12,8 @@ with the best F0.5 among those within ``--max-false-changes`` (else the fewest f
 ``--write`` stores it as ``guard.min_edit_confidence`` in the model's ``restore.json``. Never
 use the test split here.
 
-A tagger model also gets a learned edit rule (:mod:`restore.edit_rule`), and with
+A tagger model also gets a learned edit rule (:mod:`restore.edit_rule`: logistic, or
+gradient-boosted trees, whichever scores better), and with
 ``--choice-rule`` a learned choice rule (:mod:`restore.choice_rule`), fitted on the next
 ``--fit-paragraphs`` valid paragraphs (spun at the same rates, and clean), never on the ones the
 threshold is chosen on. Every threshold is tried with and without each rule (the network's own
@@ -33,7 +34,7 @@ from restore import Restorer
 from restore.format import load_settings, save_settings
 from training import evaluation, metrics
 from training.choice_rule import choice_accuracy, choice_examples, fit_choice_rule
-from training.edit_rule import fit_rule, labelled_features
+from training.edit_rule import fit_rule, fit_trees, labelled_features
 
 THRESHOLDS = (0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9)
 
@@ -121,6 +122,7 @@ def main(argv: list[str] | None = None) -> None:
                 flush=True,
             )
             edit_rules["learned"] = fit_rule(features, labels)
+            edit_rules["trees"] = fit_trees(features, labels)
         for name, rule in edit_rules.items():
             rules[(choice_name, name)] = rule
             restorer.format.settings = dataclasses.replace(settings, edit_rule=rule)

@@ -658,6 +658,76 @@ def test_an_edit_rule_is_fitted_on_labelled_proposals(tagger_model_dir):
         fit_rule(features, labels & False)
 
 
+def _two_trees():
+    """Tree one splits on the proposal's log confidence at -1 (leaves -2 and +1); tree two is
+    one leaf, 0.5; the bias is 0.1."""
+    from restore.edit_rule import FEATURES, EditTrees
+
+    at = FEATURES.index("log_confidence")
+    return EditTrees(
+        FEATURES,
+        (0, 3),
+        (at, -1, -1, -1),
+        (-1.0, 0, 0, 0),
+        (1, -1, -1, -1),
+        (2, -1, -1, -1),
+        (0.0, -2.0, 1.0, 0.5),
+        0.1,
+    )
+
+
+def test_edit_trees_walk_each_row_to_its_leaves(tagger_model_dir, tmp_path):
+    import dataclasses
+    import shutil
+
+    from restore import Restorer
+    from restore.edit_rule import FEATURES, EditTrees
+    from restore.format import ModelFormatError, load_settings, save_settings
+
+    trees = _two_trees()
+    rows = np.zeros((3, len(FEATURES)))
+    rows[:, FEATURES.index("log_confidence")] = [-3.0, -1.0, -0.2]  # -1 itself goes left
+    expected = 1 / (1 + np.exp(-np.array([0.1 - 2 + 0.5, 0.1 - 2 + 0.5, 0.1 + 1 + 0.5])))
+    assert trees.probabilities(rows) == pytest.approx(expected)
+
+    model = tmp_path / "model"
+    shutil.copytree(tagger_model_dir, model)
+    save_settings(dataclasses.replace(load_settings(model), edit_rule=trees), model)
+    assert load_settings(model).edit_rule == trees
+    text = "The fete ejects journalists outside the depository."
+    restorer = Restorer.from_pretrained(model, threads=1, guard={"min_edit_confidence": 0.0})
+    confidences = {round(e.confidence, 6) for e in restorer.restore_detailed(text).edits}
+    assert confidences and confidences <= {round(float(p), 6) for p in expected}
+
+    with pytest.raises(ModelFormatError, match="node 0"):  # a child before its parent
+        dataclasses.replace(trees, left=(0, -1, -1, -1))
+    with pytest.raises(ModelFormatError, match="node 0"):
+        dataclasses.replace(trees, feature=(len(FEATURES), -1, -1, -1))
+    with pytest.raises(ModelFormatError, match="equally long"):
+        dataclasses.replace(trees, value=(0.0,))
+    with pytest.raises(ModelFormatError, match="roots"):
+        dataclasses.replace(trees, roots=(9,))
+    assert isinstance(load_settings(model).edit_rule, EditTrees)
+    assert_malformed(model, "edit_rule", {"features": list(FEATURES), "roots": [0]})
+
+
+def test_fitted_trees_give_back_scikit_learns_probabilities():
+    import dataclasses
+
+    from restore.edit_rule import FEATURES, edit_rule_from_dict
+    from training.edit_rule import fit_trees
+
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(600, len(FEATURES)))
+    labels = features[:, 0] * features[:, 1] > 0  # an interaction no logistic rule can fit
+    trees = fit_trees(features, labels, trees=30)
+    p = trees.probabilities(features)
+    assert p[labels].mean() > 0.7 > 0.3 > p[~labels].mean()
+    assert edit_rule_from_dict(json.loads(json.dumps(dataclasses.asdict(trees)))) == trees
+    with pytest.raises(ValueError, match="restore swaps"):
+        fit_trees(features, labels & False)
+
+
 @pytest.fixture
 def related_model_dir(tagger_model_dir, tmp_path):
     """The tiny tagger with an inverse table that knows its entries' relations."""

@@ -151,6 +151,7 @@ def write_tagger_card(
 
 
 def _edit_rule_lines(model_dir: Path) -> list[str]:
+    from restore.edit_rule import EditTrees
     from restore.format import load_settings
 
     settings = load_settings(model_dir)
@@ -171,11 +172,16 @@ def _edit_rule_lines(model_dir: Path) -> list[str]:
             "- an edit is made when P(spun) x P(original | spun) reaches the guard's "
             "`min_edit_confidence` (chosen on the valid split)",
         ]
+    kind = (
+        f"{len(settings.edit_rule.roots)} gradient-boosted regression trees"
+        if isinstance(settings.edit_rule, EditTrees)
+        else "a logistic model"
+    )
     return [
         *choice,
         "- an edit is made when a learned rule's confidence reaches the guard's "
         "`min_edit_confidence`: the rule (`edit_rule` in `restore.json`, restore/edit_rule.py) is "
-        "a logistic model of whether the edit restores the original, from P(spun), "
+        f"{kind} of whether the edit restores the original, from P(spun), "
         "P(original | spun) and its margin over the runner-up, the candidate's evidence, and "
         "how spun the other words of its unit and document look; it was fitted on valid "
         "paragraphs, spun and clean, and the threshold chosen on other valid paragraphs "

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from restore.edit_rule import FEATURES, EditRule, document_features
+from restore.edit_rule import FEATURES, EditRule, EditTrees, document_features
 
 
 def labelled_features(restorer, rows: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
@@ -49,8 +49,7 @@ def fit_rule(features: np.ndarray, labels: np.ndarray, *, c: float = 1.0) -> Edi
     """A logistic :class:`EditRule` fitted on standardised ``features`` (L2 penalty ``1/c``)."""
     from sklearn.linear_model import LogisticRegression
 
-    if len(set(labels.tolist())) < 2:
-        raise ValueError("an edit rule needs proposals that restore swaps and ones that do not")
+    _check_labels(labels)
     mean = features.mean(axis=0)
     scale = features.std(axis=0)
     scale[scale == 0] = 1.0
@@ -63,3 +62,59 @@ def fit_rule(features: np.ndarray, labels: np.ndarray, *, c: float = 1.0) -> Edi
         tuple(model.coef_[0].tolist()),
         float(model.intercept_[0]),
     )
+
+
+def fit_trees(
+    features: np.ndarray,
+    labels: np.ndarray,
+    *,
+    trees: int = 200,
+    leaves: int = 8,
+    learning_rate: float = 0.1,
+    seed: int = 0,
+) -> EditTrees:
+    """An :class:`EditTrees` rule: scikit-learn's histogram gradient boosting (log loss) over
+    the same features, its trees copied node by node.
+
+    scikit-learn keeps the fitted trees in private attributes, so the copy is checked: it must
+    give back scikit-learn's own probabilities on every row, or this raises.
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    _check_labels(labels)
+    model = HistGradientBoostingClassifier(
+        max_iter=trees,
+        max_leaf_nodes=leaves,
+        learning_rate=learning_rate,
+        early_stopping=False,
+        random_state=seed,
+    )
+    model.fit(features, labels)
+    roots, feature, threshold, left, right, value = [], [], [], [], [], []
+    for (predictor,) in model._predictors:
+        nodes, offset = predictor.nodes, len(feature)
+        leaf = nodes["is_leaf"].astype(bool)
+        roots.append(offset)
+        feature += np.where(leaf, -1, nodes["feature_idx"]).tolist()
+        threshold += np.where(leaf, 0.0, nodes["num_threshold"]).tolist()
+        left += np.where(leaf, -1, nodes["left"].astype(np.int64) + offset).tolist()
+        right += np.where(leaf, -1, nodes["right"].astype(np.int64) + offset).tolist()
+        value += np.where(leaf, nodes["value"], 0.0).tolist()
+    rule = EditTrees(
+        FEATURES,
+        tuple(roots),
+        tuple(feature),
+        tuple(threshold),
+        tuple(left),
+        tuple(right),
+        tuple(value),
+        float(np.ravel(model._baseline_prediction)[0]),
+    )
+    if not np.allclose(rule.probabilities(features), model.predict_proba(features)[:, 1]):
+        raise ValueError("the copied trees do not reproduce scikit-learn's probabilities")
+    return rule
+
+
+def _check_labels(labels: np.ndarray) -> None:
+    if len(set(labels.tolist())) < 2:
+        raise ValueError("an edit rule needs proposals that restore swaps and ones that do not")
