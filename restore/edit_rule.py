@@ -212,7 +212,8 @@ class EditTrees(_ProposalRule):
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """P(the edit restores the original) for each row of ``features``."""
-        return 1.0 / (1.0 + np.exp(-self.log_odds(features)))
+        # The logistic function as tanh, which cannot overflow where a leaf is far out.
+        return 0.5 * (1.0 + np.tanh(0.5 * self.log_odds(features)))
 
     def log_odds(self, features: np.ndarray) -> np.ndarray:
         """``bias`` plus the leaf each tree sends each row of ``features`` to."""

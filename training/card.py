@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from restore.formats import get_format
+from restore.inverse import INVERSE_FILE, InverseTable
 from training.config import ExperimentConfig, load_config
 
 
@@ -108,6 +109,8 @@ def write_tagger_card(
         (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     config = json.loads((model_dir / "tagger_config.json").read_text(encoding="utf-8"))
     run, best = metrics["train"], metrics["valid"]
+    related = InverseTable.load(model_dir / INVERSE_FILE).has_relations
+    listed = ", with the relations it is listed under" if related else ""
     lines = [
         "# restore tagger model",
         "",
@@ -123,7 +126,7 @@ def write_tagger_card(
         "plus trigram gain, topic fit and frequencies)",
         f"- `inverse.npz`: for each word a spinner may write, up to {config['max_candidates']} "
         "originals whose thesaurus entry lists it (WordNet 3.0 and Moby, all senses, "
-        "inflected), with the relations it is listed under; see training/data/LICENSES.md",
+        f"inflected){listed}; see training/data/LICENSES.md",
         "- `ngram/`: trigram counts of the corpus train split (stupid backoff)",
         "- `context.npz`: topic vectors of the train split's words (PPMI of co-occurrence "
         "within ten words, reduced by SVD): how well each candidate fits the rest of its unit",
