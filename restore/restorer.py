@@ -308,7 +308,7 @@ keep_numbers=True, keep_names=True)
 
         >>> d = Restorer.from_pretrained("default").detect("The celebration ejects the press.")
         >>> round(d.spin_score, 2), [w.word for w in d.words if w.probability > 0.5]
-        (0.24, ['ejects'])
+        (0.25, ['ejects'])
         """
         return self.detect_batch([text])[0]
 

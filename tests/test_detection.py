@@ -262,7 +262,7 @@ def test_default_model_flags_a_spun_word_and_is_calibrated(capfd):
     assert clean.spin_score < d.spin_score
     # The docstring example of Restorer.detect and the README's.
     d = restorer.detect("The celebration ejects the press.")
-    assert round(d.spin_score, 2) == 0.24
+    assert round(d.spin_score, 2) == 0.25
     assert [w.word for w in d.words if w.probability > 0.5] == ["ejects"]
 
 
