@@ -68,10 +68,16 @@ LONE_BELOW = 3
 
 
 class _ProposalRule:
-    """What both edit rules share: each proposal's confidence becomes the rule's probability."""
+    """What both edit rules share: each proposal's confidence becomes the rule's probability,
+    the logistic function of the rule's log odds."""
+
+    def log_odds(self, features: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """P(the edit restores the original) for each row of ``features``."""
+        # The logistic function as tanh, which cannot overflow where the log odds are far out.
+        return 0.5 * (1.0 + np.tanh(0.5 * self.log_odds(features)))
 
     def weigh(self, units: Sequence[UnitScores]) -> list[UnitScores]:
         """The units of one document, each proposal's confidence replaced by the rule's."""
@@ -135,10 +141,9 @@ class EditRule(_ProposalRule):
     def _arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return np.asarray(self.mean), np.asarray(self.scale), np.asarray(self.weights)
 
-    def probabilities(self, features: np.ndarray) -> np.ndarray:
-        """P(the edit restores the original) for each row of ``features``."""
+    def log_odds(self, features: np.ndarray) -> np.ndarray:
         mean, scale, weights = self._arrays
-        return 1.0 / (1.0 + np.exp(-(((features - mean) / scale) @ weights + self.bias)))
+        return ((features - mean) / scale) @ weights + self.bias
 
 
 @dataclass(frozen=True)
@@ -209,11 +214,6 @@ class EditTrees(_ProposalRule):
             np.asarray(self.value),
             inner,
         )
-
-    def probabilities(self, features: np.ndarray) -> np.ndarray:
-        """P(the edit restores the original) for each row of ``features``."""
-        # The logistic function as tanh, which cannot overflow where a leaf is far out.
-        return 0.5 * (1.0 + np.tanh(0.5 * self.log_odds(features)))
 
     def log_odds(self, features: np.ndarray) -> np.ndarray:
         """``bias`` plus the leaf each tree sends each row of ``features`` to."""
