@@ -1,14 +1,16 @@
-"""The small tags model (the shipped default until the tagger) returns what it returned when
-the golden file was made: the same texts, edits and unit reports, and every float to a relative
-1e-5 (the model computes in float32, whose last digits vary with the CPU: an AMD EPYC and the
-machine that wrote the file differ by up to 2e-6)."""
+"""The shipped models (the default tagger, and the small tags model that was the default before
+it) return what they returned when their golden files were made: the same texts, edits, unit
+reports and word spin, and every float to a relative 1e-5 (the models compute in float32, whose
+last digits vary with the CPU: an AMD EPYC and the machine that wrote the file differ by up to
+2e-6)."""
 
 from __future__ import annotations
 
 import json
 import math
 
-from golden_tags_small import load_golden, run
+import pytest
+from golden import MODELS, load_golden, run
 
 
 def same(a, b) -> bool:
@@ -31,10 +33,11 @@ def test_same_tells_float_noise_from_a_changed_output():
     assert not same({"n": 1}, {"n": 1.0}) and not same([1], [1, 2])
 
 
-def test_tags_small_model_outputs_match_the_golden_file():
-    inputs, expected = load_golden()
+@pytest.mark.parametrize("model", MODELS)
+def test_shipped_model_outputs_match_the_golden_file(model):
+    inputs, expected = load_golden(model)
     assert len(inputs) >= 200
-    actual = run(inputs)
+    actual = run(model, inputs)
     assert len(actual) == len(expected)
     differ = [
         i
