@@ -33,7 +33,7 @@ _LAZY = {
     "Restoration": "restore.restorer",
     "Edit": "restore.restorer",
     "UnitReport": "restore.restorer",
-    "GuardSettings": "restore.format",
+    "GuardSettings": "restore.settings",
     "RestoreError": "restore.errors",
     "ModelNotFoundError": "restore.errors",
     "BackendError": "restore.errors",
@@ -42,8 +42,8 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from restore.errors import BackendError, InputError, ModelNotFoundError, RestoreError
-    from restore.format import GuardSettings
     from restore.restorer import Edit, Restoration, Restorer, UnitReport
+    from restore.settings import GuardSettings
 
 
 def __getattr__(name: str) -> Any:

@@ -7,10 +7,11 @@ with the normalised input token by token, and each changed block of tokens becom
 normalised form correspond one to one (``restore.text.normalize`` only touches whitespace and
 composition), which is what lets offsets move from one to the other.
 
->>> unit = "The  big\\ndog barked."
+>>> from restore.text import prepare_unit
+>>> unit = prepare_unit("The  big\\ndog barked.")
 >>> [(c.start, c.end, c.replacement) for c in align(unit, "The large dog barked.")]
 [(5, 8, 'large')]
->>> apply_changes(unit, align(unit, "The large dog barked."))
+>>> apply_changes(unit.text, align(unit, "The large dog barked."))
 'The  large\\ndog barked.'
 """
 
@@ -20,7 +21,7 @@ import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from restore.text import Token, normalize, tokenize
+from restore.text import Token, Unit, tokenize
 
 
 @dataclass(frozen=True)
@@ -34,17 +35,17 @@ class Change:
     r_end: int
 
 
-def align(unit: str, restored: str) -> list[Change] | None:
-    """The changes that turn ``unit`` into ``restored`` word by word, in order, not overlapping.
+def align(unit: Unit, restored: str) -> list[Change] | None:
+    """The changes that turn ``unit`` into ``restored`` word by word, in order, not overlapping,
+    at offsets of the unit as written.
 
     Returns ``None`` when the unit's tokens do not correspond one to one with those of its
     normalised form (a combining mark after punctuation composes under NFC); the caller then
     keeps the unit as it is. Whitespace differences between equal tokens are not changes.
     """
-    original = tokenize(unit)
-    normal = tokenize(normalize(unit))
-    if len(original) != len(normal):
+    if not unit.aligned:
         return None
+    original, normal = list(unit.written), list(unit.tokens)
     produced = tokenize(restored)
     changes = []
     for i1, i2, j1, j2 in split_blocks(changed_blocks(normal, produced), normal, produced):
@@ -53,7 +54,7 @@ def align(unit: str, restored: str) -> list[Change] | None:
             r_start, r_end = produced[j1].start, produced[j2 - 1].end
         else:
             r_start = r_end = produced[j1].start if j1 < len(produced) else len(restored)
-            start, end = _widen_deletion(unit, original, i1, i2)
+            start, end = _widen_deletion(unit.text, original, i1, i2)
         changes.append(Change(start, end, restored[r_start:r_end], r_start, r_end))
     return changes
 

@@ -81,11 +81,11 @@ class Tagger(Protocol):
 
 @runtime_checkable
 class UnitScorer(Protocol):
-    """A backend that reads units as text, not token ids (the tagger family,
-    :mod:`restore.tagger_backend`): ``score_units`` gives each normalised unit's word spin
-    probabilities and proposals (:class:`restore.tagger_engine.UnitScores`)."""
+    """A backend that reads whole prepared units, not token ids (the tagger family,
+    :mod:`restore.tagger.backend`): ``score_units`` gives each unit's word spin probabilities
+    and proposals (:class:`restore.tagger.engine.UnitScores`)."""
 
-    def score_units(self, sources: Sequence[str]) -> list: ...
+    def score_units(self, units: Sequence[Any]) -> list: ...
 
 
 def default_threads() -> int:
@@ -129,7 +129,7 @@ def build_backend(
     """Load the model in ``model_dir`` with a class of ``backend`` that satisfies ``runtime``.
 
     ``decoding`` is what the class's ``load`` reads besides the folder: the decoding settings
-    for token backends, the model's ``ModelSettings`` for unit scorers.
+    for token backends, the format's settings for unit scorers.
 
     Raises BackendError for an unknown backend, and for one with no class of that kind.
     """

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from restore.text import is_mid_sentence_capital, tokenize
+from restore.text import Token, is_mid_sentence_capital, tokenize
 
 CANDIDATES_FILE = "candidates.json.gz"
 T = TypeVar("T")
@@ -87,22 +88,25 @@ class CandidateTable:
         A capitalised word counts only at the start of the unit or after sentence punctuation:
         anywhere else it is probably a name, which a spinner leaves alone.
         """
+        tokens = tokenize(unit)
         return [
             Match(start, end, entry[1], entry[0])
-            for start, end, entry in match_keys(unit, self._keys, self._max_len, limit)
+            for start, end, entry in match_keys(tokens, self._keys, self._max_len, limit)
         ]
 
 
 def match_keys(
-    unit: str, keys: dict[tuple[str, ...], T], max_len: int, limit: int | None = None
+    tokens: Sequence[Token],
+    keys: dict[tuple[str, ...], T],
+    max_len: int,
+    limit: int | None = None,
 ) -> list[tuple[int, int, T]]:
-    """``(start, end, keys[key])`` for the words and phrases of ``unit`` found in ``keys``
-    (lower-cased token tuples), longest first, left to right, at most ``limit`` of them.
+    """``(start, end, keys[key])`` for the words and phrases of a unit's ``tokens`` found in
+    ``keys`` (lower-cased token tuples), longest first, left to right, at most ``limit`` of them.
 
     A capitalised word counts only at the start of the unit or after sentence punctuation:
     anywhere else it is probably a name, which a spinner leaves alone.
     """
-    tokens = tokenize(unit)
     words = [t.text.lower() for t in tokens]
     found: list[tuple[int, int, T]] = []
     i = 0

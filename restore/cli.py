@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     from restore.detection import DetectionUnavailable
-    from restore.format import ModelFormatError
+    from restore.settings import ModelFormatError
 
     try:
         return _COMMANDS[command](args)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from restore.text import normalize, tokenize
+from restore.text import Unit, tokenize
 
 logger = logging.getLogger(__name__)
 
@@ -150,18 +150,17 @@ def document_features(probs: Sequence[float]) -> tuple[float, ...]:
 
 
 def slot_word_spin(
-    unit: str, slots: Sequence[tuple[int, int]], spin_probs: Sequence[float]
+    unit: Unit, slots: Sequence[tuple[int, int]], spin_probs: Sequence[float]
 ) -> tuple[tuple[int, int, float], ...]:
-    """Per-word ``(start, end, probability)`` in ``unit`` for slots given in offsets of the
-    *normalised* unit (``restore.text.normalize``), as the tags format marks them.
+    """Per-word ``(start, end, probability)`` in the unit as written, for slots given in offsets
+    of its normalised form (``unit.normal``), as the formats mark them.
 
     Each word token inside a slot gets the slot's probability. Returns nothing when the unit's
     tokens do not correspond one to one with those of its normalised form.
     """
-    original = tokenize(unit)
-    normal = tokenize(normalize(unit))
-    if len(original) != len(normal):
+    if not unit.aligned:
         return ()
+    original, normal = unit.written, unit.tokens
     out = []
     i = 0
     for (start, end), prob in zip(slots, spin_probs):

@@ -22,9 +22,9 @@ from pathlib import Path
 from restore.backends import CTranslate2Generator
 from restore.candidates import CANDIDATES_FILE
 from restore.errors import BackendError, ModelNotFoundError
-from restore.format import SETTINGS_FILE, load_settings
-from restore.formats import get_format
+from restore.formats import get_format, load_settings
 from restore.loading import GENERATION_FILE, TOKENIZER_FILE
+from restore.settings import SETTINGS_FILE
 
 logger = logging.getLogger(__name__)
 

@@ -3,14 +3,16 @@
 A spinner swaps words; it does not touch numbers or names, does not write much longer or shorter
 text, and the model is sure of itself when it undoes a swap. A restored unit that breaks one of
 these expectations is more likely a model error than a restoration, so the Restorer keeps the
-input unit and reports why. Thresholds live in :class:`restore.format.GuardSettings`
+input unit and reports why. Thresholds live in :class:`restore.settings.GuardSettings`
 (``restore.json``) and can be overridden when loading a model.
 
 The guard also makes the Restorer's other decisions about a unit: :func:`judge` gives its
 status before edits are made, :func:`withhold` drops edits less sure than the threshold.
 
->>> from restore.format import GuardSettings
->>> check("He paid 40 dollars.", "He paid 14 dollars.", confidence=0.9, guard=GuardSettings())
+>>> from restore.settings import GuardSettings
+>>> from restore.text import prepare_unit
+>>> unit = prepare_unit("He paid 40 dollars.")
+>>> check(unit, "He paid 14 dollars.", confidence=0.9, guard=GuardSettings())
 ('number_changed',)
 """
 
@@ -21,8 +23,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-from restore.format import GuardSettings
-from restore.text import Token, is_mid_sentence_capital, tokenize
+from restore.settings import GuardSettings
+from restore.text import Token, Unit, is_mid_sentence_capital, tokenize
 
 RESTORED = "restored"  # the unit's restoration was accepted (it has edits)
 UNCHANGED = "unchanged"  # the model left the unit's words as they were
@@ -51,7 +53,7 @@ REASONS = (
 
 
 def check(
-    source: str,
+    unit: Unit,
     restored: str,
     *,
     confidence: float,
@@ -59,13 +61,13 @@ def check(
     finished: bool = True,
     failed_items: int = 0,
 ) -> tuple[str, ...]:
-    """Reasons to reject ``restored`` as the restoration of ``source`` (both normalised).
+    """Reasons to reject ``restored`` (normalised) as the restoration of ``unit``.
 
     An empty tuple accepts it. ``finished`` is false when the model stopped at its length limit;
     ``failed_items`` counts edit-list items that could not be placed (edits format).
     """
     reasons = []
-    before, after = tokenize(source), tokenize(restored)
+    before, after = list(unit.tokens), tokenize(restored)
     if guard.keep_numbers and _numbers(before) != _numbers(after):
         reasons.append(NUMBER_CHANGED)
     if guard.keep_names and _names_differ(before, after):
@@ -82,7 +84,7 @@ def check(
 
 
 def judge(
-    source: str,
+    unit: Unit,
     restored: str,
     changes: Sequence | None,
     *,
@@ -94,7 +96,8 @@ def judge(
     """The status and reasons of a unit whose output gave ``restored`` and aligned to
     ``changes`` (None: not aligned), or None when its edits are to be made.
 
-    >>> judge("A b.", "A b.", [], confidence=0.9, guard=GuardSettings())
+    >>> from restore.text import prepare_unit
+    >>> judge(prepare_unit("A b."), "A b.", [], confidence=0.9, guard=GuardSettings())
     ('unchanged', ())
     """
     if changes is None:
@@ -102,7 +105,7 @@ def judge(
     if not changes:
         return UNCHANGED, ()
     reasons = check(
-        source,
+        unit,
         restored,
         confidence=confidence,
         guard=guard,

@@ -1,13 +1,12 @@
 """Finding and reading a model directory: its tokenizer and its decoding settings.
 
-A model directory (see ``restore.format``) holds the weights, ``tokenizer.json``,
+A model directory (see ``restore.settings``) holds the weights, ``tokenizer.json``,
 ``generation_config.json`` and ``restore.json``. This module resolves a model name to such a
 directory and reads the parts every backend needs, without importing torch or transformers:
 the tokenizer is read with the ``tokenizers`` library and the decoding settings as JSON.
 
->>> from restore.format import load_settings
 >>> model_dir = resolve_model("tags-small")  # a shipped name, a directory, or a Hub name
->>> decoding = load_decoding(model_dir, load_settings(model_dir))
+>>> decoding = load_decoding(model_dir, max_new_tokens=64)
 >>> decoding.num_beams, decoding.max_new_tokens, decoding.eos_token_id
 (1, 64, 1)
 """
@@ -20,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from restore.errors import ModelNotFoundError
-from restore.format import SETTINGS_FILE, ModelFormatError, ModelSettings
+from restore.settings import SETTINGS_FILE, ModelFormatError
 
 logger = logging.getLogger(__name__)
 
@@ -83,8 +82,9 @@ def resolve_model(name_or_path: str | Path, *, revision: str | None = None) -> P
     raise ModelNotFoundError(f"model {str(name_or_path)!r} not found: no such directory")
 
 
-def load_decoding(model_dir: str | Path, settings: ModelSettings) -> DecodingSettings:
-    """Read ``generation_config.json``; missing keys fall back to the model's settings.
+def load_decoding(model_dir: str | Path, max_new_tokens: int) -> DecodingSettings:
+    """Read ``generation_config.json``; a missing ``max_new_tokens`` is ``max_new_tokens`` (the
+    format's ``max_target_tokens``).
 
     Sampling is never used: a file that asks for it gets greedy or beam search, with a warning.
     """
@@ -102,7 +102,7 @@ def load_decoding(model_dir: str | Path, settings: ModelSettings) -> DecodingSet
         eos = eos[0]
     decoding = DecodingSettings(
         num_beams=int(data.get("num_beams") or 1),
-        max_new_tokens=int(data.get("max_new_tokens") or settings.max_target_tokens),
+        max_new_tokens=int(data.get("max_new_tokens") or max_new_tokens),
         min_new_tokens=int(data.get("min_new_tokens") or 0),
         length_penalty=float(data.get("length_penalty", 1.0)),
         repetition_penalty=float(data.get("repetition_penalty", 1.0)),

@@ -18,7 +18,8 @@ How a document is restored, in three steps:
    than the model's ``max_source_tokens`` is cut again with a smaller word budget, and a single
    word that is still too long is left as it is.
 2. **Run.** Units go to the backend in batches, sorted by length inside a read-ahead window,
-   through the format (which asks a Generator to generate or a Tagger to tag); results come
+   through the format (which asks its runtime: a Generator generates, a Tagger tags, a
+   UnitScorer scores whole units); results come
    back in input order, one per input.
 3. **Finish.** The format turns each output into the restored (normalised) unit, which is
    aligned word by word with the input unit (``restore.align``). Only the words that changed
@@ -51,8 +52,7 @@ from restore.detection import (
     load_calibration,
 )
 from restore.errors import BackendError
-from restore.format import GuardSettings, ModelSettings, load_settings
-from restore.formats import get_format
+from restore.formats import get_format, load_settings
 from restore.guard import (
     REJECTED,
     RESTORED,
@@ -63,7 +63,8 @@ from restore.guard import (
     UNREPRESENTABLE,
 )
 from restore.loading import resolve_model
-from restore.text import normalize, segment
+from restore.settings import GuardSettings, ModelSettings
+from restore.text import Unit, prepare_unit, segment
 
 __all__ = [
     "REJECTED",
@@ -136,11 +137,14 @@ class Restoration:
 
 
 @dataclass
-class _Unit:
+class _Planned:
+    """A unit of a document on its way through the model."""
+
     start: int
     end: int
-    source_ids: Any  # the model input (token ids, or text); None: kept as it is
-    size: int = 0  # the input's length in tokens
+    unit: Unit | None  # prepared once (normalised, tokenised); None once finished
+    model_input: Any  # the format's input for it; None: kept as it is
+    size: int = 0  # the input's length in the model's tokens
     edits: tuple[Edit, ...] = ()
     report: UnitReport | None = None
     word_spin: tuple[tuple[int, int, float], ...] = ()  # offsets in the unit
@@ -149,7 +153,7 @@ class _Unit:
 @dataclass
 class _Document:
     text: str
-    units: list[_Unit]
+    units: list[_Planned]
 
     def result(self) -> Restoration:
         edits = tuple(e for unit in self.units for e in unit.edits)
@@ -166,12 +170,14 @@ class _Document:
 
 
 class Restorer:
-    """Restores spun text with a backend, a tokenizer and a model's settings.
+    """Restores spun text with a runtime, an encoder and a model's settings.
 
     Most users call :meth:`from_pretrained`. The constructor is the seam for other runtimes and
-    for tests: ``generator`` is any object that satisfies the protocol the model's format runs
-    on (``restore.backends``: a Generator with ``generate(batch) -> list[Generation]`` for most
-    formats, a Tagger for the tags format), ``tokenizer`` a ``tokenizers.Tokenizer``.
+    for tests: ``runtime`` is any object that satisfies the protocol the model's format runs
+    on (``restore.backends``: a Generator with ``generate(batch) -> list[Generation]`` for the
+    generating formats, a Tagger for the tags format, a UnitScorer for the tagger), ``encoder``
+    what the format makes model inputs with (a ``tokenizers.Tokenizer``, or a tagger's
+    :class:`restore.tagger.engine.TaggerEngine`).
 
     ``batch_size`` units go to the model at a time; ``read_ahead`` units (default 16 batches)
     are collected and sorted by length before batching. ``candidates`` is the model's
@@ -182,8 +188,8 @@ class Restorer:
 
     def __init__(
         self,
-        generator,
-        tokenizer,
+        runtime,
+        encoder,
         settings: ModelSettings,
         *,
         guard: GuardSettings | Mapping[str, Any] | None = None,
@@ -195,20 +201,20 @@ class Restorer:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.format = get_format(settings.target_format)(settings, candidates)
-        if not isinstance(generator, self.format.runtime):
+        if not isinstance(runtime, self.format.runtime):
             raise BackendError(
                 f"{self.format.name}-format models need a {self.format.runtime.__name__} "
-                f"backend; {type(generator).__name__} is not one"
+                f"backend; {type(runtime).__name__} is not one"
             )
-        self.generator = generator
-        self.tokenizer = tokenizer
+        self.runtime = runtime
+        self.encoder = encoder
         self.settings = settings
         self.candidates = candidates
         self.calibration = calibration
         self.guard = guards.resolve_guard(settings.guard, guard)
         self.batch_size = batch_size
         self.read_ahead = max(read_ahead or 16 * batch_size, batch_size)
-        self._attribution = Attribution(tokenizer)
+        self._attribution = Attribution(encoder)
 
     @classmethod
     def from_pretrained(
@@ -243,11 +249,11 @@ keep_numbers=True, keep_names=True)
                 f"{model_format.runtime.__name__} backend: the {backend} backend has none"
             )
         bound = model_format.load(model_dir, settings)
-        generator, tokenizer = bound.load_runtime(model_dir, backend, threads)
+        runtime, encoder = bound.load_runtime(model_dir, backend, threads)
         logger.info("loaded %s with the %s backend", model_dir, backend)
         return cls(
-            generator,
-            tokenizer,
+            runtime,
+            encoder,
             settings,
             guard=guard,
             batch_size=batch_size,
@@ -290,11 +296,11 @@ keep_numbers=True, keep_names=True)
         if isinstance(texts, (str, bytes)):
             raise TypeError("restore_batch/restore_iter take an iterable of str, not one str")
         documents: list[_Document] = []
-        window: list[tuple[_Document, _Unit]] = []
+        window: list[tuple[_Document, _Planned]] = []
         for text in texts:
             document = self._plan(text)
             documents.append(document)
-            window.extend((document, u) for u in document.units if u.source_ids is not None)
+            window.extend((document, u) for u in document.units if u.model_input is not None)
             if len(window) >= self.read_ahead:
                 self._run(window)
                 yield [d.result() for d in documents]
@@ -343,19 +349,20 @@ keep_numbers=True, keep_names=True)
         spans = segment(text, max_words=s.max_words, by=s.segmentation)
         return _Document(text, self._fit(text, spans, s.max_words))
 
-    def _fit(self, text: str, spans: list[tuple[int, int]], max_words: int) -> list[_Unit]:
+    def _fit(self, text: str, spans: list[tuple[int, int]], max_words: int) -> list[_Planned]:
         """Units for ``spans`` whose sources fit the model; longer ones are cut again with half
         the word budget, and a unit that cannot be cut further is kept as it is."""
         units = []
         for start, end in spans:
-            prepared = self.format.model_input(self.tokenizer, text[start:end])
+            unit = prepare_unit(text[start:end])
+            prepared = self.format.model_input(self.encoder, unit)
             if prepared is None:
                 report = UnitReport(start, end, SKIPPED, (UNREPRESENTABLE,))
-                units.append(_Unit(start, end, None, report=report))
+                units.append(_Planned(start, end, None, None, report=report))
                 continue
-            ids, size = prepared
+            model_input, size = prepared
             if size <= self.settings.max_source_tokens:
-                units.append(_Unit(start, end, ids, size))
+                units.append(_Planned(start, end, unit, model_input, size))
                 continue
             smaller = max_words // 2
             pieces = segment(text[start:end], max_words=smaller, by="sentence") if smaller else []
@@ -364,18 +371,18 @@ keep_numbers=True, keep_names=True)
                 units.extend(self._fit(text, offset, smaller))
             else:
                 report = UnitReport(start, end, SKIPPED, (SOURCE_TOO_LONG,))
-                units.append(_Unit(start, end, None, report=report))
+                units.append(_Planned(start, end, None, None, report=report))
         return units
 
     # -- run: batches through the backend ------------------------------------------------------
 
-    def _run(self, window: list[tuple[_Document, _Unit]]) -> None:
+    def _run(self, window: list[tuple[_Document, _Planned]]) -> None:
         outputs = self._outputs([unit for _, unit in window])
         if not self.format.weighs_documents:
             # Each unit is finished as its batch returns, so no output outlives its batch.
             for i, output in outputs:
                 document, unit = window[i]
-                self._finish(document.text, unit, output)
+                self._finish(unit, output)
             return
         held = dict(outputs)
         documents: dict[int, list[int]] = {}
@@ -385,16 +392,16 @@ keep_numbers=True, keep_names=True)
             weighed = self.format.weigh_document([held.pop(i) for i in indices])
             for i, output in zip(indices, weighed):
                 document, unit = window[i]
-                self._finish(document.text, unit, output)
+                self._finish(unit, output)
 
-    def _outputs(self, units: list[_Unit]) -> Iterator[tuple[int, Any]]:
+    def _outputs(self, units: list[_Planned]) -> Iterator[tuple[int, Any]]:
         """``(index, output)`` for every unit, batch by batch; a batch holds units of similar
         size."""
         order = sorted(range(len(units)), key=lambda i: units[i].size)
         for first in range(0, len(order), self.batch_size):
             chunk = order[first : first + self.batch_size]
-            batch = [units[i].source_ids for i in chunk]
-            generations = self.format.run(self.generator, batch, self.tokenizer.token_to_id)
+            batch = [units[i].model_input for i in chunk]
+            generations = self.format.run(self.runtime, batch, self.encoder)
             if len(generations) != len(chunk):
                 raise RuntimeError(
                     f"the backend returned {len(generations)} outputs for {len(chunk)} inputs"
@@ -403,36 +410,38 @@ keep_numbers=True, keep_names=True)
 
     def unit_spans(self, text: str) -> list[tuple[int, int]]:
         """``(start, end)`` of each unit of ``text`` that goes to the model, in order."""
-        return [(u.start, u.end) for u in self._plan(text).units if u.source_ids is not None]
+        return [(u.start, u.end) for u in self._plan(text).units if u.model_input is not None]
 
     def unit_outputs(self, texts: Sequence[str]) -> list[list[tuple[int, int, Any]]]:
         """Per text, ``(start, end, output)`` for each unit that goes to the model: its raw
         output (for a tagger, every proposal with its evidence), before the format weighs the
         document and before the guard. Calibration fits edit rules on these."""
         documents = [self._plan(text) for text in texts]
-        units = [u for d in documents for u in d.units if u.source_ids is not None]
+        units = [u for d in documents for u in d.units if u.model_input is not None]
         held = dict(self._outputs(units))
         outputs = (held[i] for i in range(len(units)))
         return [
-            [(u.start, u.end, next(outputs)) for u in d.units if u.source_ids is not None]
+            [(u.start, u.end, next(outputs)) for u in d.units if u.model_input is not None]
             for d in documents
         ]
 
     # -- finish: output -> edits and report ----------------------------------------------------
 
-    def _finish(self, text: str, unit: _Unit, output: Any) -> None:
-        source = text[unit.start : unit.end]
+    def _finish(self, unit: _Planned, output: Any) -> None:
+        # Released here: a finished unit keeps only its edits and report.
+        prepared, unit.unit, unit.model_input = unit.unit, None, None
+        source = prepared.text
         reading = self.format.read(
-            source,
+            prepared,
             output,
-            self.tokenizer,
+            self.encoder,
             self._attribution,
             min_confidence=self.guard.min_edit_confidence,
         )
         unit.word_spin = reading.word_spin
-        changes = align(source, reading.text)
+        changes = align(prepared, reading.text)
         verdict = guards.judge(
-            normalize(source),
+            prepared,
             reading.text,
             changes,
             confidence=reading.confidence,

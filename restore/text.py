@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import cached_property
 
 # Combining marks count as word characters so that "e" + U+0301 tokenises like its NFC form "é".
 _MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
@@ -41,7 +42,7 @@ _ABBREVIATIONS = frozenset(
 _SENTENCE_BREAKS = frozenset(".!?…:;\"'“”‘’()[]-–—")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Token:
     """A token of ``text[start:end]``; ``kind`` is "word", "number" or "other" (punctuation)."""
 
@@ -92,6 +93,41 @@ def normalize(text: str) -> str:
     to one with the tokens of the input.
     """
     return _SPACE_RUN_RE.sub(" ", unicodedata.normalize("NFC", text)).strip()
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One unit of a document, prepared once and passed down: the text as written and its
+    normalised form (what models read), with the tokens of both, each made on first use and
+    kept. ``aligned`` says whether the two token lists correspond one to one, which moving
+    offsets from one to the other needs.
+
+    >>> unit = prepare_unit("The  fete\\nended.")
+    >>> unit.normal, [t.text for t in unit.tokens], unit.written[1].start, unit.aligned
+    ('The fete ended.', ['The', 'fete', 'ended', '.'], 5, True)
+    """
+
+    text: str
+    normal: str
+
+    @cached_property
+    def tokens(self) -> tuple[Token, ...]:
+        """The tokens of ``normal``."""
+        return tuple(tokenize(self.normal))
+
+    @cached_property
+    def written(self) -> tuple[Token, ...]:
+        """The tokens of ``text``."""
+        return tuple(tokenize(self.text))
+
+    @property
+    def aligned(self) -> bool:
+        return len(self.tokens) == len(self.written)
+
+
+def prepare_unit(text: str) -> Unit:
+    """A :class:`Unit` of ``text``: normalised once."""
+    return Unit(text, normalize(text))
 
 
 def split_paragraphs(text: str) -> list[tuple[int, int]]:

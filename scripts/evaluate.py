@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     systems.add_argument(
         "--baseline", nargs="+", default=[], choices=evaluation.BASELINES, help="baseline(s)"
     )
-    systems.add_argument("--lm", help="n-gram model folder for inverse-lm (training.ngram)")
+    systems.add_argument("--lm", help="n-gram model folder for inverse-lm (training.tagger.ngram)")
     systems.add_argument("--margin", type=float, help="inverse baselines: Zipf margin")
     systems.add_argument("--min-gain", type=float, help="inverse-lm: log-score gain needed")
     systems.add_argument("--batch-size", type=int, default=64, help="texts per restore_batch")

@@ -66,7 +66,7 @@ def build_tiny_model(
     import torch
     from transformers import GenerationConfig, T5Config, T5ForConditionalGeneration
 
-    from restore.format import ModelSettings, save_settings
+    from restore.settings import save_settings
 
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in ("tokenizer.json", "tokenizer_config.json"):
@@ -100,8 +100,24 @@ def build_tiny_model(
         eos_token_id=1,
     ).save_pretrained(out_dir)
     defaults = {"max_words": 24, "max_source_tokens": 96, "max_target_tokens": max_new_tokens}
-    save_settings(ModelSettings(target_format=target_format, **{**defaults, **settings}), out_dir)
+    save_settings(model_settings(target_format, **{**defaults, **settings}), out_dir)
     return out_dir
+
+
+def model_settings(target_format: str = "text", **fields):
+    """ModelSettings of ``target_format`` from flat fields: the shared ones, and the format's
+    own (its settings class's), as tests write them."""
+
+    from restore.formats import get_format
+    from restore.settings import ModelSettings
+
+    shared = {f.name for f in dataclasses.fields(ModelSettings)}
+    options = {k: v for k, v in fields.items() if k not in shared}
+    return ModelSettings(
+        target_format=target_format,
+        options=get_format(target_format).settings_class(**options),
+        **{k: v for k, v in fields.items() if k in shared},
+    )
 
 
 def build_slot_model(out_dir: Path, tokenizer_dir: Path, target_format: str) -> Path:
@@ -234,11 +250,12 @@ def stub_restorer(tiny_model):
     builds a Restorer
     over the tiny model's tokenizer whose model writes ``write(unit_source)``."""
     from restore import Restorer
-    from restore.format import load_settings
+    from restore.formats import load_settings
     from restore.loading import load_decoding, load_tokenizer
 
     base = load_settings(tiny_model)
-    tokenizer = load_tokenizer(tiny_model, load_decoding(tiny_model, base))
+    decoding = load_decoding(tiny_model, base.options.max_target_tokens)
+    tokenizer = load_tokenizer(tiny_model, decoding)
 
     def build(
         write,
@@ -250,12 +267,18 @@ def stub_restorer(tiny_model):
         candidates=None,
         **settings,
     ):
-        model_settings = dataclasses.replace(base, target_format=target_format, **settings)
-        generator = StubGenerator(tokenizer, write, prefix=model_settings.prefix, prob=prob)
+        fields = {
+            "max_words": base.max_words,
+            "max_source_tokens": base.max_source_tokens,
+            "max_target_tokens": base.options.max_target_tokens,
+            **settings,
+        }
+        built = model_settings(target_format, **fields)
+        generator = StubGenerator(tokenizer, write, prefix=built.options.prefix, prob=prob)
         return Restorer(
             generator,
             tokenizer,
-            model_settings,
+            built,
             guard=guard,
             batch_size=batch_size,
             candidates=candidates,

@@ -13,8 +13,8 @@ from conftest import assert_in_place
 
 import restore
 from restore import BackendError, ModelNotFoundError, Restorer
-from restore.format import ModelFormatError
 from restore.loading import DEFAULT_MODEL_DIR
+from restore.settings import ModelFormatError
 
 RESTORE_DIR = Path(restore.__file__).parent
 
@@ -132,9 +132,9 @@ def test_torch_scores_are_the_model_log_probabilities(tiny_model, tmp_path, num_
     path = model_dir / "generation_config.json"
     path.write_text(json.dumps({**json.loads(path.read_text()), "num_beams": num_beams}))
     restorer = Restorer.from_pretrained(model_dir, threads=1)
-    sources = [restorer.tokenizer.encode(t).ids for t in ["The big dog.", "A quick cat ran home."]]
-    generations = restorer.generator.generate(sources)
-    model = restorer.generator.model
+    sources = [restorer.encoder.encode(t).ids for t in ["The big dog.", "A quick cat ran home."]]
+    generations = restorer.runtime.generate(sources)
+    model = restorer.runtime.model
     for ids, generation in zip(sources, generations):
         target = [0, *generation.token_ids] + ([1] if generation.finished else [])
         with torch.inference_mode():

@@ -17,7 +17,7 @@ from training.baselines import (
     NgramInverseThesaurusRestorer,
 )
 from training.evaluation import EvaluationError, build_baseline
-from training.ngram import NgramError, build_ngram_model, lm_tokens, load_ngram_model, main
+from training.tagger.ngram import NgramError, build_ngram_model, lm_tokens, load_ngram_model, main
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests/data/tiny_news.jsonl"

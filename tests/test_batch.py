@@ -116,7 +116,7 @@ def test_resume_after_a_crash_gives_the_same_bytes(tmp_path, tiny_model):
         pass
 
     crashing = Restorer.from_pretrained(tiny_model, threads=1, batch_size=2)
-    real = crashing.generator.generate
+    real = crashing.runtime.generate
     calls = []
 
     def generate(batch):
@@ -125,7 +125,7 @@ def test_resume_after_a_crash_gives_the_same_bytes(tmp_path, tiny_model):
             raise Crash
         return real(batch)
 
-    crashing.generator.generate = generate
+    crashing.runtime.generate = generate
     out = tmp_path / "out.jsonl"
     with pytest.raises(Crash):
         run_batch(crashing, source, out, progress=False, include_units=True)

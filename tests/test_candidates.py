@@ -1,10 +1,11 @@
 import pytest
+from conftest import model_settings
 
 from restore.candidates import CandidateTable, match_case
-from restore.format import ModelFormatError, ModelSettings, save_settings
 from restore.formats.choices import ChoicesFormat
 from restore.formats.edits import EditsFormat
 from restore.formats.tags import TagsFormat
+from restore.settings import ModelFormatError, ModelSettings, save_settings
 
 TABLE = CandidateTable(
     {
@@ -14,7 +15,7 @@ TABLE = CandidateTable(
         "means": (0.4, ["ways"]),
     }
 )
-CHOICES_SETTINGS = ModelSettings(target_format="choices", choices=2)
+CHOICES_SETTINGS = model_settings("choices", choices=2)
 CHOICES = ChoicesFormat(CHOICES_SETTINGS, TABLE)
 
 
@@ -96,7 +97,7 @@ def test_choices_model_without_or_with_a_broken_table_is_a_clear_error(tmp_path)
 
 
 def test_tags_source_puts_candidates_and_spun_share_before_the_slot_mark():
-    tags = TagsFormat(ModelSettings(target_format="tags", choices=2), TABLE)
+    tags = TagsFormat(model_settings("tags", choices=2), TABLE)
     spun = "She ejects the throng by means of force."
     assert tags.encode_source(spun) == (
         "She ejects⟨1⟩ greets⟨2⟩ expels⟪9⟫⟦1⟧ the throng⟨1⟩ crowd⟪8⟫⟦2⟧ "

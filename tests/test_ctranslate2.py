@@ -21,7 +21,7 @@ def _sources(restorer: Restorer, count: int = 40) -> list[list[int]]:
     units = []
     for text in fixture_texts():
         units += [text[a:b] for a, b in segment(text, max_words=24)]
-    return [restorer.tokenizer.encode(u).ids for u in units[:count]]
+    return [restorer.encoder.encode(u).ids for u in units[:count]]
 
 
 def _compare(model_dir: Path, export_dir: Path, *, count: int = 40):
@@ -29,8 +29,8 @@ def _compare(model_dir: Path, export_dir: Path, *, count: int = 40):
     ct2_side = Restorer.from_pretrained(export_dir, backend="ctranslate2", threads=1)
     sources = _sources(torch_side, count)
     return (
-        torch_side.generator.generate(sources),
-        ct2_side.generator.generate(sources),
+        torch_side.runtime.generate(sources),
+        ct2_side.runtime.generate(sources),
     )
 
 

@@ -21,6 +21,7 @@ from restore.detection import (
     save_calibration,
     slot_word_spin,
 )
+from restore.text import prepare_unit
 
 # -- aggregation, by hand --------------------------------------------------------------------
 
@@ -68,7 +69,7 @@ def test_slot_spans_move_from_normalised_to_input_offsets():
     normal = "He ejects the common people."
     slots = [(normal.index("ejects"), normal.index("ejects") + 6), (14, 27)]
     assert normal[14:27] == "common people"
-    spans = slot_word_spin(unit, slots, [0.9, 0.25])
+    spans = slot_word_spin(prepare_unit(unit), slots, [0.9, 0.25])
     assert [(unit[a:b], p) for a, b, p in spans] == [
         ("ejects", 0.9),
         ("common", 0.25),
@@ -166,12 +167,12 @@ class StubTagger:
 
 @pytest.fixture(scope="module")
 def tags_parts(tiny_detect_model):
-    from restore.format import load_settings
-    from restore.formats import get_format
+    from restore.formats import get_format, load_settings
     from restore.loading import load_decoding, load_tokenizer
 
     settings = load_settings(tiny_detect_model)
-    tokenizer = load_tokenizer(tiny_detect_model, load_decoding(tiny_detect_model, settings))
+    decoding = load_decoding(tiny_detect_model, settings.options.max_target_tokens)
+    tokenizer = load_tokenizer(tiny_detect_model, decoding)
     bound = get_format(settings.target_format).load(tiny_detect_model, settings)
     return tokenizer, settings, bound.candidates
 

@@ -1,22 +1,23 @@
 import json
 
 import pytest
+from conftest import model_settings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from restore.format import (
+from restore.formats import load_settings
+from restore.formats.edits import EditsFormat, apply_edits, format_edits
+from restore.formats.text import TextFormat
+from restore.settings import (
     FORMAT_VERSION,
     SETTINGS_FILE,
     ModelFormatError,
     ModelSettings,
-    load_settings,
     save_settings,
 )
-from restore.formats.edits import EditsFormat, apply_edits, format_edits
-from restore.formats.text import TextFormat
 
 EDITS = EditsFormat(ModelSettings(target_format="edits"))
-TEXT = TextFormat(ModelSettings(target_format="text", prefix="restore: "))
+TEXT = TextFormat(model_settings("text", prefix="restore: "))
 
 
 @pytest.mark.parametrize(
@@ -79,7 +80,7 @@ def test_any_pair_round_trips(a, b):
 
 
 def test_settings_round_trip_and_errors(tmp_path):
-    settings = ModelSettings(target_format="edits", prefix="p: ", versions={"torch": "2"})
+    settings = model_settings("edits", prefix="p: ", versions={"torch": "2"})
     save_settings(settings, tmp_path)
     assert load_settings(tmp_path) == settings
     with pytest.raises(ModelFormatError, match="no restore.json"):
@@ -98,3 +99,36 @@ def test_settings_round_trip_and_errors(tmp_path):
     path.write_text(json.dumps({**data, "target_format": "xml"}))
     with pytest.raises(ModelFormatError, match="target_format"):
         load_settings(tmp_path)
+
+
+def test_settings_of_the_flat_version_2_layout_still_load(tmp_path):
+    flat = {
+        "format_version": 2,
+        "target_format": "tags",
+        "prefix": "p: ",
+        "max_source_tokens": 192,
+        "max_target_tokens": 64,
+        "segmentation": "passage",
+        "max_words": 48,
+        "slots": 12,
+        "choices": 2,
+        "max_candidates": 64,  # a tagger's key, which a tags model never used
+        "choice_rule": None,
+        "edit_rule": None,
+        "guard": {"min_edit_confidence": 0.6},
+        "versions": {},
+    }
+    (tmp_path / SETTINGS_FILE).write_text(json.dumps(flat))
+    settings = load_settings(tmp_path)
+    assert settings.target_format == "tags" and settings.max_source_tokens == 192
+    assert (settings.options.prefix, settings.options.slots, settings.options.choices) == (
+        "p: ",
+        12,
+        2,
+    )
+    assert settings.guard.min_edit_confidence == 0.6
+    save_settings(settings, tmp_path)  # written again in the current layout
+    data = json.loads((tmp_path / SETTINGS_FILE).read_text())
+    assert data["format_version"] == FORMAT_VERSION and data["tags"]["slots"] == 12
+    assert "prefix" not in data and "max_candidates" not in data
+    assert load_settings(tmp_path).options == settings.options

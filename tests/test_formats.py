@@ -5,18 +5,20 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import TINY_TABLE, assert_in_place, fixture_texts
+from conftest import TINY_TABLE, assert_in_place, fixture_texts, model_settings
 
 from restore import BackendError, Restorer
 from restore.backends import Generator, Tagger, TorchGenerator, UnitScorer
 from restore.candidates import CandidateTable, match_case
 from restore.export import export_ctranslate2
-from restore.format import ModelFormatError, ModelSettings
 from restore.formats import format_names, get_format, registry
-from restore.formats.base import Applied, Format
+from restore.formats.base import Format
 from restore.formats.marks import FORMAT_TOKENS
-from restore.formats.tags import IGNORE, TagsFormat
+from restore.formats.seq2seq import Applied, Seq2SeqFormat
+from restore.formats.tags import TagsFormat
+from restore.settings import ModelFormatError, ModelSettings
 from restore.text import normalize
+from training.format_hooks import IGNORE, hooks_for
 
 MODELS = {
     "text": "tiny_model",
@@ -32,7 +34,7 @@ def test_every_format_is_registered_with_marks_from_the_inventory():
     for name in format_names():
         cls = get_format(name)
         assert cls.name == name and issubclass(cls, Format)
-        assert set(cls.marks) <= set(FORMAT_TOKENS)
+        assert set(getattr(cls, "marks", ())) <= set(FORMAT_TOKENS)
     assert get_format("tags").runtime is Tagger and get_format("edits").runtime is Generator
     assert get_format("tagger").runtime is UnitScorer
     with pytest.raises(ModelFormatError, match="must be one of"):
@@ -44,7 +46,7 @@ def test_registering_a_name_twice_is_refused(monkeypatch):
     with pytest.raises(ValueError, match="already registered"):
 
         @registry.register("edits")
-        class Other(Format):
+        class Other(Seq2SeqFormat):
             pass
 
 
@@ -52,7 +54,7 @@ def test_a_new_format_is_one_registered_class(monkeypatch, stub_restorer):
     monkeypatch.setattr(registry, "_FORMATS", dict(registry._FORMATS))
 
     @registry.register("upper")
-    class UpperFormat(Format):
+    class UpperFormat(Seq2SeqFormat):
         """The model writes the original in capitals; the restored unit is its lower case."""
 
         def make_target(self, spun: str, original: str) -> str:
@@ -87,7 +89,7 @@ def test_a_tags_model_changes_only_table_words_into_shown_candidates(tiny_tags_m
     restorer = Restorer.from_pretrained(tiny_tags_model, threads=1)
     edits = [e for p in PARAGRAPHS for e in restorer.restore_detailed(p).edits]
     assert edits, "the random model picks some candidates in the fixture paragraphs"
-    shown = restorer.settings.choices
+    shown = restorer.format.options.choices
     for edit in edits:
         candidates = TINY_TABLE[edit.spun.lower()][1][:shown]
         assert edit.restored in [match_case(edit.spun, c) for c in candidates], edit
@@ -138,12 +140,12 @@ def test_tags_labels_sit_on_slot_marks_only(slot_tokenizer_dir):
     from training.tokenizer import load_tokenizer
 
     tokenizer = load_tokenizer(slot_tokenizer_dir)
-    tags = TagsFormat(ModelSettings(target_format="tags", choices=2), CandidateTable(TINY_TABLE))
+    tags = TagsFormat(model_settings("tags", choices=2), CandidateTable(TINY_TABLE))
     spun, original = "The city council said no.", "The town council said no."
     target = tags.make_target(spun, original)
     assert target == "⟦1⟧⟨1⟩⟦2⟧⟨0⟩⟦3⟧⟨0⟩"
     sources = tokenizer([tags.encode_source(spun)]).input_ids
-    columns = tags.label_columns(sources, [target], tokenizer)
+    columns = hooks_for(tags).label_columns(sources, [target], tokenizer)
     assert columns["decoder_input_ids"] == sources
     labels = columns["labels"][0]
     marks = [i for i, t in enumerate(sources[0]) if tokenizer.convert_ids_to_tokens(t)[0] == "⟦"]

@@ -1,4 +1,5 @@
-"""Tests of the thesaurus: the shipped file through its loader, and the build script on a tiny
+"""Tests of the thesaurus: the shipped file through its loader, and its builder
+(``training.lexicon_build`` and the ``scripts/build_lexicon.py`` command over it) on a tiny
 hand-made WordNet and Aiksaurus."""
 
 from __future__ import annotations
@@ -7,11 +8,11 @@ import gzip
 import importlib.util
 import json
 import struct
-import sys
 from pathlib import Path
 
 import pytest
 
+from training import lexicon_build
 from training.lexicon import Candidate, Lexicon, LexiconError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -166,23 +167,25 @@ def test_lexicon_error_is_a_value_error():
     assert issubclass(LexiconError, ValueError)
 
 
-# --- the build script on tiny inputs ---------------------------------------------------------
+# --- the builder on tiny inputs -------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def build_script():
+def build_deps() -> None:
+    """A build reads wordfreq and lemminflect (the ``lexicon`` and ``train`` extras)."""
     pytest.importorskip("wordfreq")
     pytest.importorskip("lemminflect")
+
+
+@pytest.fixture(scope="module")
+def build_script(build_deps):
+    """``scripts/build_lexicon.py`` as a module, for its ``main``."""
     spec = importlib.util.spec_from_file_location(
         "build_lexicon", ROOT / "scripts/build_lexicon.py"
     )
     module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        del sys.modules[spec.name]
+    spec.loader.exec_module(module)
+    return module
 
 
 HEADER = "  1 This is the licence header, which starts with two spaces.  \n"
@@ -224,29 +227,26 @@ def tiny_sources(tmp_path) -> tuple[Path, Path]:
     return wn, aik
 
 
-def test_aiksaurus_parsers(build_script):
+def test_aiksaurus_parsers():
     raw = aiksaurus_words([("a la mode", [1]), ("abate", [0, 258])])
-    assert build_script.parse_aiksaurus_words(raw) == [("a la mode", (1,)), ("abate", (0, 258))]
+    assert lexicon_build.parse_aiksaurus_words(raw) == [("a la mode", (1,)), ("abate", (0, 258))]
     raw = struct.pack(">5H", 9, 8, 8, 9, 0xFFFF) + struct.pack(">4H", 1, 1, 1, 0xFFFF)
-    assert build_script.parse_aiksaurus_meanings(raw) == [(8, 9), (1,)]
+    assert lexicon_build.parse_aiksaurus_meanings(raw) == [(8, 9), (1,)]
 
 
-def test_wordnet_line_parser_folds_satellites(build_script):
+def test_wordnet_line_parser_folds_satellites():
     line = "00019731 00 s 02 handy 0 ready_to_hand(p) 0 001 & 00019131 a 0000 | easy to reach"
-    offset, synset = build_script.parse_wn_data_line(line)
+    offset, synset = lexicon_build.parse_wn_data_line(line)
     assert offset == 19731 and synset.lemmas == ("handy", "ready_to_hand(p)")
-    assert build_script.clean_wn_lemma(synset.lemmas[1]) == "ready to hand"
+    assert lexicon_build.clean_wn_lemma(synset.lemmas[1]) == "ready to hand"
 
 
-def test_build_tiny_lexicon(build_script, tiny_sources, tmp_path):
+def test_build_tiny_lexicon(build_deps, tiny_sources, tmp_path):
     wn, aik = tiny_sources
-    out = tmp_path / "lexicon.json.gz"
-    argv = ["--out", str(out), "--wordnet-dir", str(wn), "--aiksaurus-dir", str(aik)]
-    assert build_script.main(argv) == 0
-    first = out.read_bytes()
-    assert build_script.main(argv) == 1  # refuses to overwrite
-    assert build_script.main([*argv, "--overwrite"]) == 0
-    assert out.read_bytes() == first  # deterministic
+    out, again = tmp_path / "lexicon.json.gz", tmp_path / "again.json.gz"
+    lexicon_build.save_gzip_json(lexicon_build.build_lexicon(wn, aik), out)
+    lexicon_build.save_gzip_json(lexicon_build.build_lexicon(wn, aik), again)
+    assert again.read_bytes() == out.read_bytes()  # deterministic
 
     tiny = Lexicon.load(out)
     assert [(c.text, c.relation, c.sense) for c in tiny.candidates("party", "n")] == [
@@ -260,3 +260,15 @@ def test_build_tiny_lexicon(build_script, tiny_sources, tmp_path):
     assert texts(tiny, "third party", "n") == ["party", "political party"]
     assert tiny.inverse("celebration", "n") == ("gala", "party")
     assert tiny.zipf("party") > 0 and tiny.function_alternatives("by")
+
+
+def test_script_builds_and_never_overwrites(build_script, tiny_sources, tmp_path):
+    wn, aik = tiny_sources
+    out = tmp_path / "lexicon.json.gz"
+    argv = ["--out", str(out), "--wordnet-dir", str(wn), "--aiksaurus-dir", str(aik)]
+    assert build_script.main(argv) == 0
+    first = out.read_bytes()
+    assert build_script.main(argv) == 1  # refuses to overwrite
+    assert build_script.main([*argv, "--overwrite"]) == 0
+    assert out.read_bytes() == first  # deterministic
+    assert Lexicon.load(out).candidates("party", "n")

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from restore import Restorer
 from restore.backends import Generation
-from restore.format import GuardSettings
+from restore.settings import GuardSettings
 from restore.text import normalize, tokenize
 
 SWAPS = {"ejects": "greets", "big": "large", "dog": "hound", "quick": "fast"}
@@ -108,7 +108,7 @@ def test_empty_and_whitespace_input_comes_back_without_a_model_call(stub_restore
     assert restorer.restore(text) == text
     assert restorer.restore_batch([text, text]) == [text, text]
     assert restorer.restore_detailed(text).units == ()
-    assert restorer.generator.batches == []
+    assert restorer.runtime.batches == []
 
 
 def test_deletions_and_insertions_take_one_gap_with_them(stub_restorer):
@@ -202,13 +202,13 @@ def test_guard_confidence_threshold_and_overrides(stub_restorer):
 
 def test_unfinished_output_is_rejected(stub_restorer):
     restorer = stub_restorer(swap)
-    inner = restorer.generator
+    inner = restorer.runtime
 
     class Unfinished:
         def generate(self, batch):
             return [Generation(g.token_ids, g.log_probs[:-1], False) for g in inner.generate(batch)]
 
-    restorer.generator = Unfinished()
+    restorer.runtime = Unfinished()
     result = restorer.restore_detailed("The big dog.")
     assert result.text == "The big dog." and result.units[0].reasons == ("unfinished",)
 
@@ -228,7 +228,7 @@ def test_edits_format_applies_items_and_rejects_unplaceable_ones(stub_restorer):
 
 def test_edit_confidence_is_the_lowest_probability_of_its_output_tokens(stub_restorer):
     restorer = stub_restorer(swap)
-    tokenizer = restorer.tokenizer
+    tokenizer = restorer.encoder
 
     class Scored:
         def generate(self, batch):
@@ -246,7 +246,7 @@ def test_edit_confidence_is_the_lowest_probability_of_its_output_tokens(stub_res
                 out.append(Generation(tuple(ids), tuple(map(math.log, probs + [0.95])), True))
             return out
 
-    restorer.generator = Scored()
+    restorer.runtime = Scored()
     result = restorer.restore_detailed("He ejects the big crowd.")
     confidence = {e.restored: e.confidence for e in result.edits}
     assert confidence["greets"] == pytest.approx(0.3)
@@ -259,8 +259,8 @@ def test_units_too_long_for_the_model_are_cut_or_kept(stub_restorer):
     text = "The big dog ran, and the big dog sat, and the quick dog ate. " * 3
     result = restorer.restore_detailed(text)
     assert result.text == swap(text)
-    sources = [s for batch in restorer.generator.batches for s in batch]
-    assert all(len(restorer.tokenizer.encode(s).ids) <= 24 for s in sources)
+    sources = [s for batch in restorer.runtime.batches for s in batch]
+    assert all(len(restorer.encoder.encode(s).ids) <= 24 for s in sources)
     assert len(sources) > len(result.units) / 2 > 1
     giant = "x" * 500
     result = restorer.restore_detailed(f"The big dog {giant} ran.")

@@ -1,4 +1,4 @@
-"""scripts/calibrate.py and scripts/compare_runs.py: their pure parts."""
+"""The scripts' pure parts: calibration's choice (training.calibrate), compare_runs, load_test."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def test_load_test_sends_bounded_requests_and_checks_answers(tiny_detect_model, 
 
 
 def test_calibrate_chooses_the_best_f05_within_the_false_change_limit():
-    calibrate = load("calibrate")
+    from training import calibrate
 
     def row(threshold, f, fc, rule="none"):
         return {"rule": rule, "threshold": threshold, "f0.5": f, "false_changes_per_100_tokens": fc}

@@ -14,18 +14,19 @@ import numpy as np
 import pytest
 import torch
 
-from restore.context import ContextVectors
-from restore.inverse import InverseTable
-from restore.ngram import NgramModel
-from restore.tagger_batch import collate
-from restore.tagger_engine import Proposal, TaggerEngine, apply_proposals
-from restore.tagger_input import CANDIDATE_FEATURES, SITE_FEATURES, encode_unit
-from restore.tagger_model import load_tagger, save_tagger
+from restore.tagger.batch import collate
+from restore.tagger.context import ContextVectors
+from restore.tagger.engine import Evidence, Proposal, TaggerEngine, apply_proposals
+from restore.tagger.input import CANDIDATE_FEATURES, SITE_FEATURES, UnitPieces, encode_unit
+from restore.tagger.inverse import InverseTable
+from restore.tagger.model import load_tagger, save_tagger
+from restore.tagger.ngram import NgramModel
+from restore.text import prepare_unit, tokenize
 from tests.conftest import fixture_texts
-from training.context_vectors import build_context_vectors
 from training.models.tagger import build_tagger, load_pieces, warm_start
-from training.ngram import build_ngram_model
-from training.tagger import NOT_SPUN, UNREACHABLE, label_unit
+from training.tagger.context import build_context_vectors
+from training.tagger.data import NOT_SPUN, UNREACHABLE, label_unit
+from training.tagger.ngram import build_ngram_model
 
 TABLE = InverseTable(
     {
@@ -35,6 +36,17 @@ TABLE = InverseTable(
         "out of doors": (4.5, [("outside", 5.2)]),
     }
 )
+
+
+def unit_input(text, lm, *, context=None, max_candidates=8):
+    """``text`` prepared and encoded against TABLE, without word pieces."""
+    pieces = UnitPieces(prepare_unit(text))
+    return encode_unit(pieces, TABLE, lm=lm, context=context, max_candidates=max_candidates)
+
+
+def encoded(engine, text):
+    """``text`` as ``engine``'s network reads it."""
+    return engine.encode_text(text)
 
 
 def build_tiny_encoder(folder) -> None:
@@ -141,12 +153,12 @@ def test_inverse_table_round_trips_and_matches_longest_phrase_first(tmp_path):
     path = tmp_path / "inverse.npz"
     TABLE.save(path)
     assert InverseTable.load(path) == TABLE
-    sites = TABLE.match("They ate out of doors, then the fete ended.")
+    sites = TABLE.match(tokenize("They ate out of doors, then the fete ended."))
     assert [(s.key, s.start, s.end) for s in sites] == [("out of doors", 9, 21), ("fete", 32, 36)]
 
 
 def test_the_inverse_table_command_builds_from_the_lm_vocabulary(tmp_path, caplog, monkeypatch):
-    from training import inverse_table
+    from training.tagger import inverse as inverse_table
 
     seen = []
     # The whole lexicon takes a minute to invert; the command's own work is what is tested.
@@ -176,7 +188,7 @@ RELATIONS = {
 
 
 def test_inverse_table_keeps_how_each_entry_lists_its_key(tmp_path):
-    from restore.inverse import RELATION_FEATURES
+    from restore.tagger.inverse import RELATION_FEATURES
 
     table = InverseTable(TABLE.entries(), RELATIONS)
     assert table.has_relations and not TABLE.has_relations
@@ -198,8 +210,8 @@ def test_inverse_table_keeps_how_each_entry_lists_its_key(tmp_path):
 
 
 def test_entry_relations_say_how_the_lexicon_lists_a_spun_word():
-    from training.inverse_table import EntryRelations
     from training.lexicon import Lexicon
+    from training.tagger.inverse import EntryRelations
 
     listing = EntryRelations(Lexicon.load())
     # "snatch" is among the WordNet synonyms of "snap", whatever their inflection.
@@ -208,11 +220,11 @@ def test_entry_relations_say_how_the_lexicon_lists_a_spun_word():
 
 
 def test_inverse_table_leaves_names_alone():
-    assert [s.key for s in TABLE.match("Fete began when Mr Fete came.")] == ["fete"]
+    assert [s.key for s in TABLE.match(tokenize("Fete began when Mr Fete came."))] == ["fete"]
 
 
 def test_encode_unit_features_prefer_the_candidate_the_context_knows(lm):
-    unit = encode_unit("The fete greets journalists.", TABLE, lm, context=None, max_candidates=8)
+    unit = unit_input("The fete greets journalists.", lm, context=None, max_candidates=8)
     (site,) = unit.sites
     assert site.candidates == ("party", "feast")
     assert site.features.shape == (2, CANDIDATE_FEATURES)
@@ -240,19 +252,19 @@ def test_context_vectors_put_words_of_one_topic_together_and_round_trip(context,
 def test_topic_fit_feature_prefers_the_candidate_of_the_paragraphs_topic(lm, context):
     politics = "The minister said the fete won the election vote."
     food = "The fete had cake and wine and bread."
-    (site,) = encode_unit(politics, TABLE, lm, context=context, max_candidates=8).sites
+    (site,) = unit_input(politics, lm, context=context, max_candidates=8).sites
     assert site.candidates == ("party", "feast")
     fit_party, fit_feast = site.features[:, 5]
     assert fit_party > fit_feast
-    (site,) = encode_unit(food, TABLE, lm, context=context, max_candidates=8).sites
+    (site,) = unit_input(food, lm, context=context, max_candidates=8).sites
     fit_party, fit_feast = site.features[:, 5]
     assert fit_feast > fit_party
 
 
 def test_encode_unit_caps_candidates_and_handles_text_without_sites(lm):
-    unit = encode_unit("Ejects.", TABLE, lm, context=None, max_candidates=2)
+    unit = unit_input("Ejects.", lm, context=None, max_candidates=2)
     assert unit.sites[0].candidates == ("greets", "hits")
-    empty = encode_unit("Nothing here.", TABLE, lm, context=None, max_candidates=2)
+    empty = unit_input("Nothing here.", lm, context=None, max_candidates=2)
     assert empty.sites == () and [t.text for t in empty.tokens] == ["Nothing", "here", "."]
 
 
@@ -261,15 +273,16 @@ def test_encode_unit_caps_candidates_and_handles_text_without_sites(lm):
 
 def test_piece_encoder_marks_the_first_piece_of_every_token(encoder_dir, lm):
     pieces = load_pieces(encoder_dir)
-    unit = encode_unit("The fete ejects journalists.", TABLE, lm, context=None, max_candidates=8)
-    ids, first = pieces.unit(unit)
+    unit = prepare_unit("The fete ejects journalists.")
+    measured = pieces.unit(unit)
+    ids, first = measured.ids, list(measured.first)
     assert ids[0] == pieces.tokenizer.token_to_id("[CLS]")
     assert ids[-1] == pieces.tokenizer.token_to_id("[SEP]")
     assert len(first) == len(unit.tokens) and first == sorted(set(first)) and first[0] == 1
 
 
 def test_collate_and_forward_shapes_and_masks(engine):
-    units = [engine.encode("The fete ejects journalists."), engine.encode("None here.")]
+    units = [encoded(engine, "The fete ejects journalists."), encoded(engine, "None here.")]
     batch = collate(units, engine.pieces)
     out = engine.model(batch)
     assert out.word_logits.shape == (2, 5)
@@ -279,8 +292,8 @@ def test_collate_and_forward_shapes_and_masks(engine):
 
 
 def test_scores_are_the_same_alone_and_in_a_batch(engine):
-    a = engine.encode("The fete ejects journalists outside the depository.")
-    b = engine.encode("A fete.")
+    a = encoded(engine, "The fete ejects journalists outside the depository.")
+    b = encoded(engine, "A fete.")
     alone = engine.score([a])[0]
     together = engine.score([b, a])[1]
     assert [p.restored for p in alone.proposals] == [p.restored for p in together.proposals]
@@ -289,7 +302,7 @@ def test_scores_are_the_same_alone_and_in_a_batch(engine):
 
 
 def test_proposals_keep_the_spun_casing_and_apply_exactly(engine):
-    unit = engine.encode("Fete ejects people.")
+    unit = encoded(engine, "Fete ejects people.")
     result = engine.score([unit])[0]
     assert [p.spun for p in result.proposals] == ["Fete", "ejects"]
     assert result.proposals[0].restored[0].isupper()
@@ -304,7 +317,7 @@ def test_proposals_keep_the_spun_casing_and_apply_exactly(engine):
 def test_saved_tagger_reloads_with_the_same_outputs(engine, tmp_path):
     save_tagger(engine.model, tmp_path, dtype=torch.float32)
     reloaded = load_tagger(tmp_path)
-    batch = collate([engine.encode("The fete ejects journalists.")], engine.pieces)
+    batch = collate([encoded(engine, "The fete ejects journalists.")], engine.pieces)
     with torch.inference_mode():
         a, b = engine.model(batch), reloaded(batch)
     assert torch.allclose(a.word_logits, b.word_logits)
@@ -327,7 +340,7 @@ def test_warm_start_from_a_tagger_with_fewer_evidence_features_scores_the_same(
     save_file(state, str(tmp_path / "model.safetensors"))
     torch.manual_seed(5)
     warm = warm_start(build_tagger(encoder_dir, layers=2), tmp_path).eval()
-    batch = collate([engine.encode("The fete ejects journalists.")], engine.pieces)
+    batch = collate([encoded(engine, "The fete ejects journalists.")], engine.pieces)
     with torch.inference_mode():
         a, b = old(batch), warm(batch)
     assert torch.allclose(a.word_logits, b.word_logits, atol=1e-6)
@@ -344,7 +357,7 @@ def test_warm_start_from_a_tagger_with_fewer_evidence_features_scores_the_same(
 
 
 def test_label_unit_marks_spun_words_and_reachable_originals(engine):
-    unit = engine.encode("The fete ejects the crowd from the depository.")
+    unit = encoded(engine, "The fete ejects the crowd from the depository.")
     subs = [
         {"spun_start": 4, "spun_end": 8, "original": "Party"},
         {"spun_start": 9, "spun_end": 15, "original": "welcomes"},  # not a candidate
@@ -360,13 +373,14 @@ def test_label_unit_marks_spun_words_and_reachable_originals(engine):
 
 
 def test_training_steps_lower_the_loss(encoder_dir, lm):
-    from training.tagger import evaluate, losses
+    from training.tagger.evaluate import evaluate
+    from training.tagger.train import losses
 
     torch.manual_seed(0)
     model = build_tagger(encoder_dir, layers=2)
     pieces = load_pieces(encoder_dir)
     eng = TaggerEngine(model, pieces, TABLE, lm, context=None, max_candidates=8)
-    unit = eng.encode("The fete ejects journalists outside the depository.")
+    unit = encoded(eng, "The fete ejects journalists outside the depository.")
     subs = [{"spun_start": 4, "spun_end": 8, "original": "party"}]
     labels = label_unit(unit, subs, pieces)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
@@ -403,7 +417,8 @@ def test_training_steps_lower_the_loss(encoder_dir, lm):
 @pytest.fixture(scope="module")
 def tagger_model_dir(tmp_path_factory, encoder_dir, lm, context):
     """A tiny tagger model directory, as ``python -m training.tagger`` writes it."""
-    from training.tagger import TaggerConfig, run_summary, write_model_dir
+    from training.config import TaggerConfig
+    from training.tagger.export import run_summary, write_model_dir
 
     root = tmp_path_factory.mktemp("tagger")
     torch.manual_seed(1)
@@ -506,7 +521,7 @@ def test_a_sentence_too_long_for_the_encoder_is_cut_into_units_that_fit(tagger_m
 
 
 def test_run_summary_reports_the_exported_weights_evaluation(tmp_path):
-    from training.tagger import run_summary
+    from training.tagger.export import run_summary
 
     (tmp_path / "log.csv").write_text(
         "step,seconds,eval_f0.5,eval_threshold\n10,60,0.5,0.5\n20,120,0.4,0.7\n"
@@ -553,7 +568,7 @@ def test_tagger_card_reports_the_best_evaluation_and_takes_test_results(tagger_m
 
 
 def test_a_restorer_follows_a_new_guard_threshold_between_runs(tagger_model_dir):
-    """scripts/calibrate.py sweeps thresholds on one loaded restorer this way."""
+    """training.calibrate sweeps thresholds on one loaded restorer this way."""
     import dataclasses
 
     from restore import Restorer
@@ -566,11 +581,42 @@ def test_a_restorer_follows_a_new_guard_threshold_between_runs(tagger_model_dir)
     assert loose and restorer.restore_detailed(text).edits == ()
 
 
-def test_document_features_see_the_other_words_of_the_unit_and_document():
-    from restore.edit_rule import FEATURES, document_features
-    from restore.tagger_engine import Proposal, UnitScores
+def test_calibration_scores_every_threshold_and_saves_the_chosen_one(tagger_model_dir, tmp_path):
+    import shutil
 
-    evidence = (0.9, 0.6, 0.3, 4.0) + (0.0,) * 10
+    from restore import Restorer
+    from restore.formats import load_settings
+    from training.calibrate import calibrate, save_choice
+
+    model = tmp_path / "model"
+    shutil.copytree(tagger_model_dir, model)
+    restorer = Restorer.from_pretrained(model, threads=1)
+    spun = "The fete ejects journalists outside the depository."
+    at = spun.index("fete")
+    swap = {"spun_start": at, "spun_end": at + 4, "original": "party"}
+    rows = [
+        {"spun": spun, "original": spun.replace("fete", "party"), "substitutions": [swap]},
+        {"spun": "The party ended.", "original": "The party ended.", "substitutions": []},
+    ]
+    result = calibrate(restorer, rows, thresholds=(0.0, 1.01))
+    assert [r["threshold"] for r in result.results] == [0.0, 1.01]
+    loose, strict = result.results
+    assert strict["recall"] == 0.0 and strict["false_changes_per_100_tokens"] == 0.0
+    assert loose["recall"] > 0.0  # the tiny model restores "party" with the guard open
+    best = result.best(max_false_changes=0.0)
+    allowed = [r for r in result.results if r["false_changes_per_100_tokens"] == 0.0]
+    assert best == max(allowed, key=lambda r: r["f0.5"])
+    save_choice(model, result, best)
+    saved = load_settings(model)
+    assert saved.guard.min_edit_confidence == best["threshold"]
+    assert saved.options.edit_rule is None
+
+
+def test_document_features_see_the_other_words_of_the_unit_and_document():
+    from restore.tagger.edit_rule import FEATURES, document_features
+    from restore.tagger.engine import Proposal, UnitScores
+
+    evidence = Evidence(0.9, 0.6, 0.3, 4, (0.0,) * 6, (0.0,) * 4)
     first = UnitScores(
         ((0, 4, 0.9), (5, 9, 0.1), (10, 14, 0.6)),
         (Proposal(0, 4, "fete", "party", 0.54, evidence),),
@@ -590,23 +636,24 @@ def test_document_features_see_the_other_words_of_the_unit_and_document():
 
 def assert_malformed(model, key, value) -> None:
     """Loading ``model`` with ``restore.json``'s ``key`` set to ``value`` says it is malformed."""
-    from restore.format import ModelFormatError, load_settings
+    from restore.formats import load_settings
+    from restore.settings import ModelFormatError
 
     settings = json.loads((model / "restore.json").read_text())
-    settings[key] = value
+    settings["tagger"][key] = value
     (model / "restore.json").write_text(json.dumps(settings))
     with pytest.raises(ModelFormatError, match="malformed"):
         load_settings(model)
 
 
 def test_an_edit_rule_reaches_the_restorer_and_is_checked(tagger_model_dir, tmp_path):
-    import dataclasses
     import shutil
 
     from restore import Restorer
-    from restore.edit_rule import FEATURES, EditRule
-    from restore.format import ModelFormatError, load_settings, save_settings
+    from restore.formats import load_settings
     from restore.formats.tagger import PROPOSAL_FLOOR
+    from restore.settings import ModelFormatError, save_settings
+    from restore.tagger.edit_rule import FEATURES, EditRule
 
     model = tmp_path / "model"
     shutil.copytree(tagger_model_dir, model)
@@ -617,8 +664,8 @@ def test_an_edit_rule_reaches_the_restorer_and_is_checked(tagger_model_dir, tmp_
     # Only the model's own log confidence, with weight 1: the rule gives back conf / (1 + conf).
     weights = tuple(float(name == "log_confidence") for name in FEATURES)
     rule = EditRule(FEATURES, (0.0,) * n, (1.0,) * n, weights, 0.0)
-    save_settings(dataclasses.replace(load_settings(model), edit_rule=rule), model)
-    assert load_settings(model).edit_rule == rule
+    save_settings(load_settings(model).with_options(edit_rule=rule), model)
+    assert load_settings(model).options.edit_rule == rule
     ruled = Restorer.from_pretrained(model, threads=1, guard={"min_edit_confidence": 0.0})
     edits = ruled.restore_detailed(text).edits
     expected = [(e.restored, (e.confidence + 1e-4) / (1 + e.confidence + 1e-4)) for e in plain]
@@ -634,7 +681,7 @@ def test_an_edit_rule_reaches_the_restorer_and_is_checked(tagger_model_dir, tmp_
 
 def test_an_edit_rule_is_fitted_on_labelled_proposals(tagger_model_dir):
     from restore import Restorer
-    from training.edit_rule import fit_rule, labelled_features
+    from training.tagger.edit_rule import fit_rule, labelled_features
 
     restorer = Restorer.from_pretrained(tagger_model_dir, threads=1)
     texts = ["The fete ejects journalists outside the depository.", "The fete ended."]
@@ -661,7 +708,7 @@ def test_an_edit_rule_is_fitted_on_labelled_proposals(tagger_model_dir):
 def _two_trees():
     """Tree one splits on the proposal's log confidence at -1 (leaves -2 and +1); tree two is
     one leaf, 0.5; the bias is 0.1."""
-    from restore.edit_rule import FEATURES, EditTrees
+    from restore.tagger.edit_rule import FEATURES, EditTrees
 
     at = FEATURES.index("log_confidence")
     return EditTrees(
@@ -681,8 +728,9 @@ def test_edit_trees_walk_each_row_to_its_leaves(tagger_model_dir, tmp_path):
     import shutil
 
     from restore import Restorer
-    from restore.edit_rule import FEATURES, EditTrees
-    from restore.format import ModelFormatError, load_settings, save_settings
+    from restore.formats import load_settings
+    from restore.settings import ModelFormatError, save_settings
+    from restore.tagger.edit_rule import FEATURES, EditTrees
 
     trees = _two_trees()
     rows = np.zeros((3, len(FEATURES)))
@@ -692,8 +740,8 @@ def test_edit_trees_walk_each_row_to_its_leaves(tagger_model_dir, tmp_path):
 
     model = tmp_path / "model"
     shutil.copytree(tagger_model_dir, model)
-    save_settings(dataclasses.replace(load_settings(model), edit_rule=trees), model)
-    assert load_settings(model).edit_rule == trees
+    save_settings(load_settings(model).with_options(edit_rule=trees), model)
+    assert load_settings(model).options.edit_rule == trees
     text = "The fete ejects journalists outside the depository."
     restorer = Restorer.from_pretrained(model, threads=1, guard={"min_edit_confidence": 0.0})
     confidences = {round(e.confidence, 6) for e in restorer.restore_detailed(text).edits}
@@ -707,15 +755,15 @@ def test_edit_trees_walk_each_row_to_its_leaves(tagger_model_dir, tmp_path):
         dataclasses.replace(trees, value=(0.0,))
     with pytest.raises(ModelFormatError, match="roots"):
         dataclasses.replace(trees, roots=(9,))
-    assert isinstance(load_settings(model).edit_rule, EditTrees)
+    assert isinstance(load_settings(model).options.edit_rule, EditTrees)
     assert_malformed(model, "edit_rule", {"features": list(FEATURES), "roots": [0]})
 
 
 def test_fitted_trees_give_back_scikit_learns_probabilities():
     import dataclasses
 
-    from restore.edit_rule import FEATURES, edit_rule_from_dict
-    from training.edit_rule import fit_trees
+    from restore.tagger.edit_rule import FEATURES, edit_rule_from_dict
+    from training.tagger.edit_rule import fit_trees
 
     rng = np.random.default_rng(0)
     features = rng.normal(size=(600, len(FEATURES)))
@@ -733,7 +781,7 @@ def related_model_dir(tagger_model_dir, tmp_path):
     """The tiny tagger with an inverse table that knows its entries' relations."""
     import shutil
 
-    from restore.inverse import INVERSE_FILE
+    from restore.tagger.inverse import INVERSE_FILE
 
     model = tmp_path / "model"
     shutil.copytree(tagger_model_dir, model)
@@ -742,11 +790,11 @@ def related_model_dir(tagger_model_dir, tmp_path):
 
 
 def test_a_choice_rule_reaches_the_restorer_and_is_checked(related_model_dir):
-    import dataclasses
 
     from restore import Restorer
-    from restore.choice_rule import FEATURES, ChoiceRule
-    from restore.format import ModelFormatError, load_settings, save_settings
+    from restore.formats import load_settings
+    from restore.settings import ModelFormatError, save_settings
+    from restore.tagger.choice_rule import FEATURES, ChoiceRule
 
     model = related_model_dir
     text = "The fete ejects journalists outside the depository."
@@ -761,11 +809,11 @@ def test_a_choice_rule_reaches_the_restorer_and_is_checked(related_model_dir):
     trust = {"log_choice": 1.0, "listed_syn": 50.0}
     weights = tuple(trust.get(f, 0.0) for f in FEATURES)
     rule = ChoiceRule(FEATURES, weights)
-    save_settings(dataclasses.replace(load_settings(model), choice_rule=rule), model)
-    assert load_settings(model).choice_rule == rule
+    save_settings(load_settings(model).with_options(choice_rule=rule), model)
+    assert load_settings(model).options.choice_rule == rule
     ruled = proposals()
     assert (ruled["ejects"].restored, ruled["fete"].restored) == ("expels", "feast")
-    assert ruled["ejects"].evidence[1] == pytest.approx(1.0)  # P(original | spun), the rule's
+    assert ruled["ejects"].evidence.choice == pytest.approx(1.0)  # P(original | spun), the rule's
     # A site whose candidates the rule cannot tell apart keeps the network's order.
     assert ruled["depository"].restored == plain["depository"].restored
     with pytest.raises(ModelFormatError, match="features"):
@@ -777,8 +825,8 @@ def test_a_choice_rule_reaches_the_restorer_and_is_checked(related_model_dir):
 
 def test_a_choice_rule_is_fitted_on_the_swaps_whose_original_is_a_candidate(related_model_dir):
     from restore import Restorer
-    from restore.choice_rule import FEATURES
-    from training.choice_rule import choice_accuracy, choice_examples, fit_choice_rule
+    from restore.tagger.choice_rule import FEATURES
+    from training.tagger.choice_rule import choice_accuracy, choice_examples, fit_choice_rule
 
     restorer = Restorer.from_pretrained(related_model_dir, threads=1)
     text = "The fete ejects journalists outside the depository."
@@ -806,8 +854,9 @@ def test_a_scorer_with_a_cache_scores_each_unit_once_and_gives_the_same(tagger_m
     from restore import Restorer
 
     restorer = Restorer.from_pretrained(tagger_model_dir, threads=1)
-    scorer = restorer.generator
+    scorer = restorer.runtime
     texts = ["The fete ejects journalists outside the depository.", "The fete ended."]
+    texts = [scorer.engine.measure(prepare_unit(t)) for t in texts]
     plain = scorer.score_units(texts)
     scorer.cache = {}
     assert scorer.score_units(texts) == plain
@@ -843,3 +892,61 @@ def test_the_swap_funnel_puts_every_gold_swap_in_one_bucket(tagger_model_dir):
     assert loose["clean_word_edits"] == 2 * (len(proposals) - 1)
     strict = swap_funnel(restorer, rows, threshold=1.01)
     assert (strict["restored"], strict["right_unsure"], strict["clean_word_edits"]) == (0, 1, 0)
+
+
+def test_the_tagger_stage_trains_from_its_yaml_section_and_never_overwrites(
+    tmp_path, encoder_dir, lm, context, capsys
+):
+    import datasets
+    import yaml
+
+    from restore import Restorer
+    from training.tagger.train import main
+
+    spun = "The fete ejects journalists outside the depository."
+    row = {
+        "spun": spun,
+        "original": spun.replace("fete", "party"),
+        "substitutions": [{"spun_start": 4, "spun_end": 8, "original": "party"}],
+    }
+    out = tmp_path / "run"
+    pairs = datasets.DatasetDict(
+        {s: datasets.Dataset.from_list([row] * 8) for s in ("train", "valid")}
+    )
+    pairs.save_to_disk(str(out / "pairs"))
+    (out / "pairs" / "manifest.json").write_text(json.dumps({"config_hash": "abc"}))
+    lm.save(tmp_path / "ngram")
+    TABLE.save(tmp_path / "inverse.npz")
+    context.save(tmp_path / "context.npz")
+    section = {
+        "ngram_dir": str(tmp_path / "ngram"),
+        "inverse_path": str(tmp_path / "inverse.npz"),
+        "context_path": str(tmp_path / "context.npz"),
+        "encoder": str(encoder_dir),
+        "layers": 2,
+        "max_candidates": 8,
+        "batch_size": 4,
+        "minutes": 0.02,
+        "eval_steps": 2,
+        "eval_pairs": 4,
+        "threads": 1,
+    }
+    config = tmp_path / "tagger.yaml"
+    config.write_text(yaml.safe_dump({"output_dir": str(out), "tagger": section}))
+
+    assert main(["--config", str(config)]) == 0
+    model = out / "model"
+    assert Restorer.from_pretrained(model, threads=1).restore("The fete ended.")
+    manifest = json.loads((out / "model-train" / "manifest.json").read_text())
+    assert manifest["upstream"]["pairs"]["config_hash"] == "abc"
+    assert "tagger:" in (model / "training_config.yaml").read_text()
+    assert json.loads((model / "tagger_config.json").read_text())["layers"] == 2
+    weights = (model / "model.safetensors").read_bytes()
+    capsys.readouterr()
+    assert main(["--config", str(config)]) == 2  # the model directory exists
+    assert "--overwrite" in capsys.readouterr().err
+    assert (model / "model.safetensors").read_bytes() == weights
+    assert main(["--config", str(config), "--export-only", "--overwrite"]) == 0
+    (tmp_path / "context.npz").unlink()
+    assert main(["--config", str(config), "--overwrite"]) == 2
+    assert "training.tagger.context" in capsys.readouterr().err

@@ -12,8 +12,9 @@ from restore import Restorer
 from restore.candidates import CANDIDATES_FILE, CandidateTable
 from restore.errors import BackendError
 from restore.export import export_ctranslate2
-from restore.format import ModelSettings, load_settings
+from restore.formats import load_settings
 from restore.formats.choices import ChoicesFormat
+from restore.settings import ModelSettings
 from training.candidates import build_candidates
 from training.card import add_test_results
 from training.config import load_config

@@ -6,7 +6,7 @@
   headword is put back as the most frequent such headword (Zipf frequency from wordfreq, which
   is mostly news and web text), in the word's inflection and casing.
 * :class:`NgramInverseThesaurusRestorer`: the same candidates, but a trigram model of the train
-  split (:mod:`training.ngram`) chooses among them and the word itself, in context.
+  split (:mod:`training.tagger.ngram`) chooses among them and the word itself, in context.
 
 Everything outside a replaced word is copied byte for byte. Words that the spinner never
 touches are left alone too: punctuation, numbers, capitalised words inside a sentence (names),
@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from restore.text import Token, split_sentences, tokenize
 from training.inflection import BASE_TAG, apply_casing, casing, inflect, word_readings
 from training.lexicon import Lexicon
-from training.ngram import NUM, NgramModel
+from training.tagger.ngram import NUM, NgramModel
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from restore.formats import get_format
-from restore.inverse import INVERSE_FILE, InverseTable
+from restore.tagger.inverse import INVERSE_FILE, InverseTable
 from training.config import ExperimentConfig, load_config
 
 
@@ -154,8 +154,8 @@ def write_tagger_card(
 
 
 def _edit_rule_lines(model_dir: Path) -> list[str]:
-    from restore.edit_rule import EditTrees
-    from restore.format import load_settings
+    from restore.formats import load_settings
+    from restore.tagger.edit_rule import EditTrees
 
     settings = load_settings(model_dir)
     choice = (
@@ -166,18 +166,18 @@ def _edit_rule_lines(model_dir: Path) -> list[str]:
             "(the relations, and the entry's size under each), fitted on valid paragraphs "
             "(scripts/calibrate.py)"
         ]
-        if settings.choice_rule is not None
+        if settings.options.choice_rule is not None
         else []
     )
-    if settings.edit_rule is None:
+    if settings.options.edit_rule is None:
         return [
             *choice,
             "- an edit is made when P(spun) x P(original | spun) reaches the guard's "
             "`min_edit_confidence` (chosen on the valid split)",
         ]
     kind = (
-        f"{len(settings.edit_rule.roots)} gradient-boosted regression trees"
-        if isinstance(settings.edit_rule, EditTrees)
+        f"{len(settings.options.edit_rule.roots)} gradient-boosted regression trees"
+        if isinstance(settings.options.edit_rule, EditTrees)
         else "a logistic model"
     )
     return [

@@ -217,7 +217,7 @@ class TrainConfig:
     init: str = "scratch"  # "scratch", or a hub name or local path of a seq2seq checkpoint
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     # "edits" (span edit list), "text" (the whole original), or "choices"/"tags" (pick among
-    # candidate originals shown in the input; need training.candidates): see restore.format
+    # candidate originals shown in the input; need training.candidates): see restore.settings
     target_format: str = "edits"
     slots: int = 24  # choices/tags: most slots per unit
     choices: int = 3  # choices/tags: most candidates shown per slot
@@ -278,6 +278,50 @@ class TrainConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class TaggerConfig:
+    """How the tagger family trains (YAML section ``tagger``; ``python -m training.tagger``).
+
+    It reads the experiment's pairs (``output_dir/pairs``, from ``training.synthesize``, or
+    ``pairs_dir``) and the count files of the family's own stages, and writes
+    ``output_dir/model``.
+    """
+
+    pairs_dir: str = ""  # "" = output_dir/pairs
+    ngram_dir: str = "runs/ngram"  # python -m training.tagger.ngram
+    inverse_path: str = "runs/inverse.npz"  # python -m training.tagger.inverse
+    context_path: str = "runs/context.npz"  # python -m training.tagger.context
+    encoder: str = ""  # a local BERT folder; "" = all-MiniLM-L6-v2 from its PyPI package
+    init: str = ""  # a saved tagger folder to start from (a run's best/), or "" for the encoder
+    max_candidates: int = 24
+    layers: int = 6  # encoder layers kept (the lower ones)
+    batch_size: int = 32
+    encoder_lr: float = 8e-5
+    head_lr: float = 2e-3
+    warmup_steps: int = 200
+    vocab_loss_weight: float = 0.3
+    minutes: float = 60.0
+    eval_steps: int = 400
+    eval_pairs: int = 300
+    checkpoint_minutes: float = 10.0
+    max_pieces: int = 160
+    threads: int = 2
+    device: str = "cpu"  # "cuda" on a GPU machine
+    seed: int = 0
+    weights: str = "best"  # export the best evaluated checkpoint, or the "last"
+
+    def validate(self) -> None:
+        for name in ("max_candidates", "layers", "batch_size", "eval_steps", "eval_pairs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"tagger.{name} must be at least 1")
+        if self.max_pieces < 8:
+            raise ValueError("tagger.max_pieces must be at least 8")
+        if min(self.encoder_lr, self.head_lr, self.minutes, self.checkpoint_minutes) <= 0:
+            raise ValueError("tagger learning rates and minutes must be positive")
+        if self.weights not in ("best", "last"):
+            raise ValueError("tagger.weights must be 'best' or 'last'")
+
+
+@dataclasses.dataclass(frozen=True)
 class ExperimentConfig:
     """One experiment: every stage's settings and the folder its outputs go to."""
 
@@ -289,10 +333,12 @@ class ExperimentConfig:
     tokenizer: TokenizerConfig = dataclasses.field(default_factory=TokenizerConfig)
     candidates: CandidatesConfig = dataclasses.field(default_factory=CandidatesConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    tagger: TaggerConfig = dataclasses.field(default_factory=TaggerConfig)
 
     def validate(self) -> None:
         """Cross-field checks; raises ConfigError."""
-        for section in (self.spinner, self.synthesis, self.tokenizer, self.candidates, self.train):
+        sections = (self.spinner, self.synthesis, self.tokenizer, self.candidates, self.train)
+        for section in (*sections, self.tagger):
             check = getattr(section, "validate", None)
             if check is not None:
                 try:

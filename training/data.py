@@ -11,11 +11,12 @@ import hashlib
 from pathlib import Path
 
 from restore.candidates import CANDIDATES_FILE, CandidateTable
-from restore.format import ModelSettings
 from restore.formats import get_format
 from restore.formats.marks import FORMAT_CHARS
+from restore.settings import ModelSettings
 from training.config import ExperimentConfig
 from training.errors import TrainingError
+from training.format_hooks import hooks_for
 
 ROWS_VERSION = 2  # 2: unfit rows are emptied in encode
 
@@ -44,9 +45,10 @@ def prepare_split(
     Over-long pairs are dropped, not cut: cutting would teach the model to drop text. Pairs
     whose text holds a format mark's characters are dropped too (they cannot be told from
     marks). A ``reveal_share`` of the rows, picked by a hash of their index, get the format's
-    answers written into the source (``Format.reveal``; see ``TrainConfig.reveal_share``).
+    answers written into the source (``Seq2SeqFormat.reveal``; see ``TrainConfig.reveal_share``).
     """
     model_format = get_format(settings.target_format)(settings, candidates)
+    hooks = hooks_for(model_format)
     if limit:
         dataset = dataset.select(range(min(limit, len(dataset))))
 
@@ -65,9 +67,9 @@ def prepare_split(
                 for i, text, target in zip(kept, texts, wanted)
             ]
         sources = tokenizer(texts).input_ids
-        extra = model_format.label_columns(sources, wanted, tokenizer)
+        extra = hooks.label_columns(sources, wanted, tokenizer)
         fits = [
-            0 < len(ids) <= settings.max_source_tokens and model_format.fits(labels)
+            0 < len(ids) <= settings.max_source_tokens and hooks.fits(labels)
             for ids, labels in zip(sources, extra["labels"])
         ]
         # Rows that cannot be used get empty sequences and are filtered out below.

@@ -199,7 +199,7 @@ def clean_rows(paragraphs: Sequence[Paragraph]) -> list[dict[str, Any]]:
 def build_baseline(name: str, *, lm_dir: str | Path | None = None, **settings) -> Restorer:
     """A baseline restorer by name (``identity``, ``inverse``, ``inverse-lm``).
 
-    ``inverse-lm`` needs ``lm_dir``, a model from ``python -m training.ngram``; ``settings``
+    ``inverse-lm`` needs ``lm_dir``, a model from ``python -m training.tagger.ngram``; ``settings``
     go to :class:`training.baselines.InverseThesaurusConfig`.
     """
     from training import baselines
@@ -209,12 +209,12 @@ def build_baseline(name: str, *, lm_dir: str | Path | None = None, **settings) -
     if name == "inverse":
         return baselines.InverseThesaurusRestorer(**settings)
     if name == "inverse-lm":
-        from training.ngram import NgramError, load_ngram_model
+        from training.tagger.ngram import NgramError, load_ngram_model
 
         if lm_dir is None:
             raise EvaluationError(
                 "the inverse-lm baseline needs --lm DIR (build one with "
-                "python -m training.ngram --corpus ../shared/corpus --output runs/ngram)"
+                "python -m training.tagger.ngram --corpus ../shared/corpus --output runs/ngram)"
             )
         try:
             model = load_ngram_model(lm_dir)

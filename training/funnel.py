@@ -17,8 +17,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from restore.text import normalize
-from training.edit_rule import gold_swaps
+from training.tagger.edit_rule import gold_swaps
 
 BUCKETS = (
     "no_site",
@@ -38,7 +37,7 @@ def swap_funnel(
     to its guard's ``min_edit_confidence``."""
     if threshold is None:
         threshold = restorer.guard.min_edit_confidence
-    engine = restorer.generator.engine
+    engine = restorer.runtime.engine
     counts = Counter({name: 0 for name in (*BUCKETS, "gold", "clean_word_edits")})
     outputs = restorer.unit_outputs([row["spun"] for row in rows])
     for row, units in zip(rows, outputs):
@@ -46,7 +45,7 @@ def swap_funnel(
         candidates, proposals = {}, {}
         weighed = restorer.format.weigh_document([unit for _, _, unit in units])
         for (start, end, _), unit in zip(units, weighed):
-            for site in engine.encode(normalize(row["spun"][start:end])).sites:
+            for site in engine.encode_text(row["spun"][start:end]).sites:
                 candidates[(start + site.start, start + site.end)] = site.candidates
             for p in unit.proposals:
                 proposals[(start + p.start, start + p.end)] = p

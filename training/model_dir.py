@@ -1,33 +1,35 @@
 """Writing the model directory, the only contract between training and inference.
 
 It holds safetensors weights, the model and generation configs, the tokenizer, ``restore.json``
-(:class:`restore.format.ModelSettings`), the format's candidate table if it uses one, and the
+(:class:`restore.settings.ModelSettings`), the format's candidate table if it uses one, and the
 resolved experiment config.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import shutil
 from pathlib import Path
 
 from restore.candidates import CANDIDATES_FILE, CandidateTable
-from restore.format import ModelSettings, save_settings
+from restore.formats import get_format
+from restore.settings import ModelSettings, save_settings
 from training.config import ExperimentConfig, save_config
 
 
 def build_model_settings(config: ExperimentConfig) -> ModelSettings:
     """The restore.json settings this experiment's model is trained and served with."""
     cfg, synthesis = config.train, config.synthesis
+    options_class = get_format(cfg.target_format).settings_class
+    wanted = {f.name for f in dataclasses.fields(options_class)}
+    options = {k: v for k, v in dataclasses.asdict(cfg).items() if k in wanted}
     return ModelSettings(
         target_format=cfg.target_format,
-        prefix=cfg.prefix,
+        options=options_class(**options),
         max_source_tokens=cfg.max_source_tokens,
-        max_target_tokens=cfg.max_target_tokens,
         segmentation=synthesis.unit,
         max_words=synthesis.max_words,
-        slots=cfg.slots,
-        choices=cfg.choices,
         versions=library_versions(),
     )
 

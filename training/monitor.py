@@ -1,8 +1,8 @@
 """Watching a training run: validation metrics, the CSV log and its plot, callbacks.
 
 At each evaluation the format reads the model's predictions back as targets
-(``Format.decode_predictions``), applies them to the spun text and the restorations are scored
-as edits (:mod:`training.metrics`); model selection uses F0.5 with the format's target-token
+(``TrainingHooks.decode_predictions``), applies them to the spun text and the restorations are
+scored as edits (:mod:`training.metrics`); model selection uses F0.5 with the format's target-token
 accuracy breaking ties.
 """
 
@@ -14,9 +14,10 @@ import time
 from pathlib import Path
 
 from restore.candidates import CandidateTable
-from restore.format import ModelSettings
 from restore.formats import get_format
+from restore.settings import ModelSettings
 from training.config import ExperimentConfig
+from training.format_hooks import hooks_for
 from training.metrics import score
 
 logger = logging.getLogger(__name__)
@@ -27,19 +28,20 @@ def make_compute_metrics(
 ):
     """compute_metrics for Seq2SeqTrainer: decode, apply to the spun text, score edits."""
     model_format = get_format(settings.target_format)(settings, candidates)
+    hooks = hooks_for(model_format)
     spun = [row["spun"] for row in eval_rows]
     original = [row["original"] for row in eval_rows]
 
     def compute(prediction) -> dict[str, float]:
         predictions, gold = prediction.predictions, prediction.label_ids
-        outputs = model_format.decode_predictions(predictions, gold, tokenizer)
+        outputs = hooks.decode_predictions(predictions, gold, tokenizer)
         restored = [model_format.apply_target(s, out).text for s, out in zip(spun, outputs)]
         metrics = {
             k: v for k, v in score(spun, original, restored).items() if isinstance(v, (int, float))
         }
         # Model selection: F0.5, with target-token accuracy breaking ties (early on every
         # checkpoint has F0.5 = 0, and a tie would keep the oldest).
-        metrics["token_accuracy"] = model_format.token_accuracy(predictions, gold)
+        metrics["token_accuracy"] = hooks.token_accuracy(predictions, gold)
         metrics["selection"] = metrics["f0.5"] + 1e-3 * metrics["token_accuracy"]
         return metrics
 

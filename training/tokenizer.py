@@ -5,7 +5,11 @@ The output folder holds ``tokenizer.json`` + ``tokenizer_config.json`` (what
 them), the original ``spiece.model``, and ``tokenizer_info.json`` (config, seed, line counts,
 library versions).
 
->>> out = train_tokenizer(lines, "runs/tiny/tokenizer", TokenizerConfig(vocab_size=600))
+>>> import tempfile
+>>> words = "council budget minister talks plan river bank party vote city".split()
+>>> lines = [f"The {words[n % 10]} met {n} times in {2000 + n % 20}." for n in range(300)]
+>>> folder = Path(tempfile.mkdtemp()) / "tokenizer"
+>>> out = train_tokenizer(lines, folder, TokenizerConfig(vocab_size=348), seed=1)
 >>> tok = load_tokenizer(out)
 >>> ids = tok("Hello  world").input_ids          # ends with </s> (id 1)
 >>> tok.decode(ids, skip_special_tokens=True)
@@ -98,7 +102,11 @@ def train_tokenizer(
     texts, config and seed give byte-identical files. Refuses to replace an earlier tokenizer in
     ``out_dir`` unless ``overwrite``. Returns ``out_dir`` as a Path.
 
-    >>> out = train_tokenizer(texts, "runs/tiny/tokenizer", TokenizerConfig(vocab_size=600), seed=1)
+    >>> import tempfile
+    >>> words = "council budget minister talks plan river bank party vote city".split()
+    >>> texts = [f"The {words[n % 10]} met {n} times in {2000 + n % 20}." for n in range(300)]
+    >>> folder = Path(tempfile.mkdtemp()) / "tokenizer"
+    >>> out = train_tokenizer(texts, folder, TokenizerConfig(vocab_size=348), seed=1)
     >>> sorted(p.name for p in out.iterdir())
     ['spiece.model', 'tokenizer.json', 'tokenizer_config.json', 'tokenizer_info.json']
     """
@@ -180,7 +188,11 @@ def load_tokenizer(path: str | Path) -> PreTrainedTokenizerFast:
     Raises :class:`TokenizerError` if the folder has no ``tokenizer.json``, cannot be loaded, or
     fails :func:`check_tokenizer`.
 
-    >>> tok = load_tokenizer("runs/tiny/tokenizer")
+    >>> import tempfile
+    >>> words = "council budget minister talks plan river bank party vote city".split()
+    >>> texts = [f"The {words[n % 10]} met {n} times in {2000 + n % 20}." for n in range(300)]
+    >>> folder = Path(tempfile.mkdtemp()) / "tokenizer"
+    >>> tok = load_tokenizer(train_tokenizer(texts, folder, TokenizerConfig(vocab_size=348)))
     >>> tok.eos_token_id, tok.pad_token_id
     (1, 0)
     """

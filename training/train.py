@@ -41,6 +41,7 @@ from training.config import (
 )
 from training.data import load_run_candidates, prepare_split
 from training.errors import TrainingError
+from training.format_hooks import hooks_for
 from training.model_dir import build_model_settings, save_model_dir
 from training.models import build_model, load_tokenizer_for
 from training.monitor import build_callbacks, make_compute_metrics, plot_log
@@ -101,7 +102,7 @@ def train(config: ExperimentConfig, output_dir: str | Path, *, resume: bool = Fa
     if not len(train_set) or not len(eval_set):
         raise TrainingError(
             f"no pair fits train.max_source_tokens={settings.max_source_tokens} and "
-            f"train.max_target_tokens={settings.max_target_tokens} "
+            f"train.max_target_tokens={config.train.max_target_tokens} "
             f"(train {len(train_set)}, valid {len(eval_set)} usable pairs)"
         )
     train_dir.mkdir(parents=True, exist_ok=True)
@@ -109,6 +110,7 @@ def train(config: ExperimentConfig, output_dir: str | Path, *, resume: bool = Fa
 
     cfg = config.train
     model_format = get_format(settings.target_format)(settings, candidates)
+    hooks = hooks_for(model_format)
     args = Seq2SeqTrainingArguments(
         output_dir=str(train_dir),
         max_steps=cfg.max_steps,
@@ -143,8 +145,8 @@ def train(config: ExperimentConfig, output_dir: str | Path, *, resume: bool = Fa
         args=args,
         train_dataset=train_set,
         eval_dataset=eval_set,
-        data_collator=model_format.collator(tokenizer, model),
-        preprocess_logits_for_metrics=model_format.preprocess_logits(tokenizer),
+        data_collator=hooks.collator(tokenizer, model),
+        preprocess_logits_for_metrics=hooks.preprocess_logits(tokenizer),
         processing_class=tokenizer,
         compute_metrics=make_compute_metrics(tokenizer, settings, eval_rows, candidates),
         callbacks=build_callbacks(config, train_dir / LOG_FILE),

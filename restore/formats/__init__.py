@@ -8,6 +8,6 @@ and applying, which kind of backend runs it, and the labels and collation traini
 
 from __future__ import annotations
 
-from restore.formats.registry import format_names, get_format, register
+from restore.formats.registry import format_names, get_format, load_settings, register
 
-__all__ = ["format_names", "get_format", "register"]
+__all__ = ["format_names", "get_format", "load_settings", "register"]

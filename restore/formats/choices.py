@@ -7,9 +7,11 @@ model only classifies, which a small model learns in CPU hours where generating 
 scratch was not learned at all.
 
 >>> from restore.candidates import CandidateTable
->>> from restore.format import ModelSettings
+>>> from restore.formats.slots import SlotSettings
+>>> from restore.settings import ModelSettings
 >>> table = CandidateTable({"ejects": (0.9, ["greets", "expels"])})
->>> choices = ChoicesFormat(ModelSettings(target_format="choices", choices=2), table)
+>>> settings = ModelSettings(target_format="choices", options=SlotSettings(choices=2))
+>>> choices = ChoicesFormat(settings, table)
 >>> choices.encode_source("She ejects them.")
 'She ejects⟦1⟧⟨1⟩ greets⟨2⟩ expels them.'
 >>> choices.apply_target("She ejects them.", "⟦1⟧⟨2⟩").text
@@ -23,7 +25,6 @@ import re
 from restore.formats.marks import ARROW, CHOICE_TOKENS, SLOT_TOKENS
 from restore.formats.registry import register
 from restore.formats.slots import CHOICE_RE, SlotFormat
-from restore.text import normalize
 
 
 @register("choices")
@@ -33,8 +34,7 @@ class ChoicesFormat(SlotFormat):
     marks = SLOT_TOKENS + CHOICE_TOKENS
     card_note = "picks among candidate originals from `candidates.json.gz`, shown in the input"
 
-    def encode_source(self, unit: str) -> str:
-        text = normalize(unit)
+    def encode_normal(self, text: str) -> str:
         parts = []
         pos = 0
         for i, slot in enumerate(self.slots(text)):
@@ -42,7 +42,7 @@ class ChoicesFormat(SlotFormat):
             parts.append(f"{text[pos : slot.end]}{SLOT_TOKENS[i]}{shown}")
             pos = slot.end
         parts.append(text[pos:])
-        return self.settings.prefix + "".join(parts)
+        return self.options.prefix + "".join(parts)
 
     def reveal(self, source: str, target: str) -> str:
         """The source with each slot's answer written after its mark (``⟦1⟧⇒⟨2⟩``): a

@@ -7,7 +7,7 @@ stopped learning. Each item's left side is found in the input from the end of th
 on, as whole tokens, so untouched text is copied from the input and cannot be damaged. Where the
 left side would be ambiguous, it carries the words before it as context.
 
->>> from restore.format import ModelSettings
+>>> from restore.settings import ModelSettings
 >>> edits = EditsFormat(ModelSettings(target_format="edits"))
 >>> edits.make_target("He ejects the crowd.", "He greets the crowd.")
 '‖ ejects ⇒ greets'
@@ -18,14 +18,14 @@ left side would be ambiguous, it carries the words before it as context.
 from __future__ import annotations
 
 from restore.align import changed_blocks
-from restore.formats.base import Applied, Format
 from restore.formats.marks import ARROW, EDIT_TOKENS, SEPARATOR
 from restore.formats.registry import register
+from restore.formats.seq2seq import Applied, Seq2SeqFormat
 from restore.text import Token, normalize, span_text, tokenize
 
 
 @register("edits")
-class EditsFormat(Format):
+class EditsFormat(Seq2SeqFormat):
     """The model writes an edit list; untouched text is copied from the input."""
 
     marks = EDIT_TOKENS

@@ -8,17 +8,22 @@ own with :func:`register` before loading a model that names it.
 ('⇒', '‖')
 >>> "tags" in format_names()
 True
+>>> from restore.loading import resolve_model
+>>> load_settings(resolve_model("default")).options.max_candidates
+64
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+from pathlib import Path
 
 from restore.errors import ModelFormatError
+from restore.settings import FormatSettings, ModelSettings, read_settings
 
 # Name -> subclass of restore.formats.base.Format (not imported here: the format modules import
-# this one, and restore.format's settings check names through it).
+# this one).
 _FORMATS: dict[str, type] = {}
 _discovered = False
 
@@ -51,6 +56,17 @@ def format_names() -> tuple[str, ...]:
     """The registered format names, sorted."""
     _discover()
     return tuple(sorted(_FORMATS))
+
+
+def load_settings(model_dir: str | Path) -> ModelSettings:
+    """Read a model directory's ``restore.json``, its format's section with the format's own
+    settings class; raises ModelFormatError for an unknown format or malformed settings."""
+    return read_settings(model_dir, settings_class)
+
+
+def settings_class(name: str) -> type[FormatSettings]:
+    """The settings class of the format registered as ``name``."""
+    return get_format(name).settings_class
 
 
 def _discover() -> None:

@@ -9,31 +9,49 @@ can restore only words in the table, to one of the shown originals.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import ClassVar
 
 from restore.align import changed_blocks, split_blocks
 from restore.candidates import Match, match_case
 from restore.errors import ModelFormatError
-from restore.formats.base import Applied, Format
-from restore.formats.marks import CHOICE_TOKENS, SLOT_TOKENS
+from restore.formats.marks import CHOICE_TOKENS, MAX_CHOICES, MAX_SLOTS, SLOT_TOKENS
+from restore.formats.seq2seq import Applied, Seq2SeqFormat, Seq2SeqSettings
+from restore.settings import FormatSettings
 from restore.text import Token, normalize, span_text, tokenize
 
 CHOICE_RE = re.compile(r"⟦(\d+)⟧\s*⟨(\d+)⟩")
 
 
-class SlotFormat(Format):
+@dataclass(frozen=True)
+class SlotSettings(Seq2SeqSettings):
+    """A slot format's section of ``restore.json``."""
+
+    slots: int = 24  # most slots per unit
+    choices: int = 3  # most candidates shown per slot
+
+    def validate(self) -> None:
+        super().validate()
+        if not (1 <= self.slots <= MAX_SLOTS and 1 <= self.choices <= MAX_CHOICES):
+            raise ModelFormatError(
+                f"slots must lie in [1, {MAX_SLOTS}] and choices in [1, {MAX_CHOICES}]"
+            )
+
+
+class SlotFormat(Seq2SeqFormat):
     """A format whose model picks, for each slot of the unit, one of the shown candidates."""
 
     uses_candidates: ClassVar[bool] = True
+    settings_class: ClassVar[type[FormatSettings]] = SlotSettings
 
     def slots(self, text: str) -> list[Match]:
-        """The slots of a normalised unit, with at most ``settings.choices`` candidates each."""
+        """The slots of a normalised unit, with at most ``options.choices`` candidates each."""
         if self.candidates is None:
             raise ModelFormatError(f"the {self.name} format needs a candidate table")
-        shown = self.settings.choices
+        shown = self.options.choices
         return [
             Match(m.start, m.end, m.candidates[:shown], m.share)
-            for m in self.candidates.match(text, limit=self.settings.slots)
+            for m in self.candidates.match(text, limit=self.options.slots)
         ]
 
     def make_target(self, spun: str, original: str) -> str:

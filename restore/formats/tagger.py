@@ -1,13 +1,14 @@
 """The ``tagger`` format: a pretrained encoder reads the unit as text and judges every word.
 
-The model (``restore.tagger_model``, trained by ``training.tagger``) is not a seq2seq model and
-writes no target. Its backend (a :class:`restore.backends.UnitScorer`) finds the words of its
-inverse thesaurus in the normalised unit, scores their candidate originals with the encoder and
-the trigram counts it ships, and returns, per unit, the probability that each word was written
-by a spinner and the best original at every site with its confidence (``restore.tagger_engine``).
-A model calibrated with a learned edit rule (``restore.json``'s ``edit_rule``;
-:mod:`restore.edit_rule`) has each proposal's confidence replaced by the rule's, which also weighs
-how spun the rest of its unit and document look.
+The model (:mod:`restore.tagger`, trained by ``training.tagger``) is not a seq2seq model and
+writes no target. Its engine (:class:`restore.tagger.engine.TaggerEngine`) encodes each
+prepared unit's word pieces once (which also measure it), and at batch time finds its sites
+(the words of its inverse thesaurus) and their candidate originals with their count evidence.
+Its backend (a :class:`restore.backends.UnitScorer`) returns, per unit, the probability that
+each word was written by a spinner and the best original at every site with its confidence. A
+model calibrated with a learned edit rule (the ``tagger`` section's ``edit_rule``;
+:mod:`restore.tagger.edit_rule`) has each proposal's confidence replaced by the rule's, which
+also weighs how spun the rest of its unit and document look.
 Only proposals at least as sure as the guard's ``min_edit_confidence`` are applied: each site's
 proposal is independent of the others, and applying an unsure one beside a sure one would let
 the alignment merge them into one change that the guard then withholds whole.
@@ -17,16 +18,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+import restore.tagger.backend  # noqa: F401 - registers the tagger's backends
 from restore.align import Change
 from restore.backends import UnitScorer, build_backend
 from restore.detection import slot_word_spin
 from restore.formats.base import Format, Reading
 from restore.formats.registry import register
-from restore.tagger_backend import NGRAM_DIR  # noqa: F401 - registers the tagger's backends
-from restore.tagger_engine import UnitScores, apply_proposals
-from restore.text import normalize, tokenize
+from restore.settings import FormatSettings
+from restore.tagger.engine import TaggerEngine, UnitScores, apply_proposals
+from restore.tagger.input import UnitPieces
+from restore.tagger.settings import TaggerSettings
+from restore.text import Unit
 
 # Proposals less sure than this are never applied, even with a threshold of 0: a unit's text is
 # not rewritten at every thesaurus word (and judged, say, too long).
@@ -37,8 +41,8 @@ PROPOSAL_FLOOR = 0.1
 class TaggerFormat(Format):
     """Word spin and originals from one encoder pass over the unit's text."""
 
-    runtime = UnitScorer  # TorchTaggerScorer, as "torch" and "torch-int8"
-    generates = False
+    runtime: ClassVar[type] = UnitScorer  # TorchTaggerScorer, as "torch" and "torch-int8"
+    settings_class: ClassVar[type[FormatSettings]] = TaggerSettings
     detects = True
     weighs_documents = True
     card_note = (
@@ -48,45 +52,39 @@ class TaggerFormat(Format):
         "the torch backends"
     )
 
-    def encode_source(self, unit: str) -> str:
-        return normalize(unit)
-
     def load_runtime(self, model_dir: Path, backend: str, threads: int | None) -> tuple[Any, Any]:
-        """The scorer, and its word-piece tokenizer (which measures units against
-        ``max_source_tokens``)."""
+        """The scorer, and its engine, which makes each unit's input (and measures it in word
+        pieces against ``max_source_tokens``)."""
         scorer = build_backend(
-            backend, model_dir, self.settings, runtime=UnitScorer, threads=threads
+            backend, model_dir, self.options, runtime=UnitScorer, threads=threads
         )
-        return scorer, scorer.tokenizer
+        return scorer, scorer.engine
 
-    def model_input(self, tokenizer, unit: str) -> tuple[Any, int] | None:
-        source = self.encode_source(unit)
-        words = [t.text for t in tokenize(source)]
-        size = len(tokenizer.encode(words, is_pretokenized=True).ids) if words else 0
-        return source, size
+    def model_input(self, encoder: TaggerEngine, unit: Unit) -> tuple[UnitPieces, int]:
+        pieces = encoder.measure(unit)
+        return pieces, len(pieces.ids)
 
-    def run(self, runtime: Any, batch: Sequence[str], token_id: Any) -> list[UnitScores]:
+    def run(self, runtime: Any, batch: Sequence[UnitPieces], encoder: Any) -> list[UnitScores]:
         return runtime.score_units(batch)
 
     def weigh_document(self, outputs: list[UnitScores]) -> list[UnitScores]:
-        rule = self.settings.edit_rule
+        rule = self.options.edit_rule
         return rule.weigh(outputs) if rule is not None else outputs
 
     def read(
         self,
-        source: str,
+        unit: Unit,
         output: UnitScores,
         tokenizer,
         attribution,
         min_confidence: float = 0.0,
     ) -> Reading:
-        normal = normalize(source)
         floor = max(PROPOSAL_FLOOR, min_confidence)
         applied = sorted(
             (p for p in output.proposals if p.confidence >= floor), key=lambda p: p.start
         )
         withheld = sum(PROPOSAL_FLOOR <= p.confidence < floor for p in output.proposals)
-        text = apply_proposals(normal, applied)
+        text = apply_proposals(unit.normal, applied)
         placed = []
         shift = 0
         for p in applied:
@@ -110,12 +108,6 @@ class TaggerFormat(Format):
             text,
             confidence,
             edit_confidence,
-            word_spin=slot_word_spin(source, spans, probs),
+            word_spin=slot_word_spin(unit, spans, probs),
             withheld=withheld,
         )
-
-    def make_target(self, spun: str, original: str) -> str:
-        raise NotImplementedError("tagger models are trained by training.tagger, not as seq2seq")
-
-    def apply_target(self, source: str, target: str):
-        raise NotImplementedError("a tagger model writes no target")

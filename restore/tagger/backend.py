@@ -4,12 +4,13 @@ Unlike the token-id backends of :mod:`restore.backends`, a tagger reads text: it
 inverse thesaurus's words in each unit, scores their candidates with the trigram model it
 ships, and runs its encoder once per batch. A model directory holds:
 
-* ``config.json`` and ``model.safetensors``: the encoder and heads (:mod:`restore.tagger_model`);
+* ``config.json`` and ``model.safetensors``: the encoder and heads (:mod:`restore.tagger.model`);
 * ``tokenizer.json``: the encoder's word-piece tokenizer;
-* ``inverse.npz``: the inverse thesaurus (:mod:`restore.inverse`);
-* ``ngram/``: the trigram counts (:mod:`restore.ngram`);
-* ``context.npz``: the topic vectors (:mod:`restore.context`);
-* ``restore.json``: the settings (``max_candidates``; ``max_source_tokens`` counts word pieces).
+* ``inverse.npz``: the inverse thesaurus (:mod:`restore.tagger.inverse`);
+* ``ngram/``: the trigram counts (:mod:`restore.tagger.ngram`);
+* ``context.npz``: the topic vectors (:mod:`restore.tagger.context`);
+* ``restore.json``: the settings (the ``tagger`` section, :mod:`restore.tagger.settings`;
+  ``max_source_tokens`` counts word pieces).
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from restore.backends import register_backend
-from restore.context import CONTEXT_FILE, ContextVectors
 from restore.errors import BackendError
-from restore.format import ModelSettings
-from restore.inverse import INVERSE_FILE, InverseTable
-from restore.ngram import NgramError, load_ngram_model
-from restore.tagger_engine import TaggerEngine, UnitScores
+from restore.tagger.context import CONTEXT_FILE, ContextVectors
+from restore.tagger.engine import TaggerEngine, UnitScores
+from restore.tagger.input import UnitPieces
+from restore.tagger.inverse import INVERSE_FILE, InverseTable
+from restore.tagger.ngram import NgramError, load_ngram_model
+from restore.tagger.settings import TaggerSettings
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +38,6 @@ class TorchTaggerScorer:
 
     def __init__(self, engine: TaggerEngine):
         self.engine = engine
-        self.tokenizer = engine.pieces.tokenizer
         # Set to a dict, the encoder's scores are kept per unit text: a calibration restores the
         # same texts under many settings, and only the edit rule changes between them.
         self.cache: dict[str, UnitScores] | None = None
@@ -45,7 +46,7 @@ class TorchTaggerScorer:
     def load(
         cls,
         model_dir: str | Path,
-        settings: ModelSettings,
+        settings: TaggerSettings,
         *,
         threads: int | None = None,
         quantize: bool = False,
@@ -53,8 +54,8 @@ class TorchTaggerScorer:
         import torch
         from tokenizers import Tokenizer
 
-        from restore.tagger_batch import PieceEncoder
-        from restore.tagger_model import load_tagger
+        from restore.tagger.input import PieceEncoder
+        from restore.tagger.model import load_tagger
 
         model_dir = Path(model_dir)
         if threads is not None:
@@ -82,13 +83,16 @@ class TorchTaggerScorer:
         )
         return cls(engine)
 
-    def score_units(self, sources: Sequence[str]) -> list[UnitScores]:
-        """Word spin probabilities and the best proposal at every site, one per source."""
+    def score_units(self, units: Sequence[UnitPieces]) -> list[UnitScores]:
+        """Word spin probabilities and the best proposal at every site, one per unit."""
+        engine = self.engine
         if self.cache is None:
-            return self.engine.score([self.engine.encode(s) for s in sources])
-        missing = list(dict.fromkeys(s for s in sources if s not in self.cache))
-        self.cache.update(zip(missing, self.engine.score([self.engine.encode(s) for s in missing])))
-        return [self.cache[s] for s in sources]
+            return engine.score([engine.encode(u) for u in units])
+        cache = self.cache
+        missing = list({u.unit.normal: u for u in units if u.unit.normal not in cache}.values())
+        scores = engine.score([engine.encode(u) for u in missing])
+        cache.update(zip((u.unit.normal for u in missing), scores))
+        return [cache[u.unit.normal] for u in units]
 
 
 register_backend("torch", TorchTaggerScorer)

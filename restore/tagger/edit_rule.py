@@ -12,8 +12,8 @@ valid paragraphs, spun and clean, and stores it in ``restore.json`` (``edit_rule
 :class:`EditTrees` is the same judgement made by gradient-boosted regression trees over the same
 features (stored with their ``roots``); :func:`edit_rule_from_dict` reads either.
 
->>> from restore.tagger_engine import Proposal, UnitScores
->>> evidence = (0.9, 0.8, 0.1, 3.0) + (0.0,) * 10
+>>> from restore.tagger.engine import Evidence, Proposal, UnitScores
+>>> evidence = Evidence(0.9, 0.8, 0.1, 3, (0.0,) * 6, (0.0,) * 4)
 >>> fetes = Proposal(4, 9, "fetes", "parties", 0.72, evidence)
 >>> unit = UnitScores(((0, 3, 0.1), (4, 9, 0.9)), (fetes,))
 >>> n = len(FEATURES)
@@ -34,12 +34,9 @@ from typing import Any
 import numpy as np
 
 from restore.errors import ModelFormatError
-from restore.tagger_engine import Proposal, UnitScores
-from restore.tagger_input import CANDIDATE_FEATURE_NAMES
+from restore.tagger.engine import Proposal, UnitScores
+from restore.tagger.input import CANDIDATE_FEATURE_NAMES, SITE_FEATURE_NAMES
 
-# Proposal.evidence holds P(spun), the best and second P(original | spun), the candidate count,
-# then the chosen candidate's features and the site's (restore.tagger_input).
-_EVIDENCE = 14
 _EPS = 1e-4
 FEATURES = (
     "spin_logit",
@@ -48,10 +45,7 @@ FEATURES = (
     "log_confidence",
     "log_candidates",
     *CANDIDATE_FEATURE_NAMES,
-    "site_best_lm_gain",
-    "site_spun_zipf",
-    "site_candidates",
-    "site_topic_fit",
+    *(f"site_{name}" for name in SITE_FEATURE_NAMES),
     "unit_other_suspects",
     "unit_lone",
     "unit_other_mean_spin",
@@ -266,14 +260,15 @@ def document_features(units: Sequence[UnitScores]) -> list[np.ndarray]:
 
 
 def _site_features(p: Proposal) -> list[float]:
-    if len(p.evidence) != _EVIDENCE:
-        raise ValueError(f"a proposal needs {_EVIDENCE} evidence values, got {len(p.evidence)}")
-    spin, best, second, candidates, *rest = p.evidence
+    e = p.evidence
+    if e is None:
+        raise ValueError("an edit rule needs the evidence of every proposal")
     return [
-        math.log(spin + _EPS) - math.log(1 - spin + _EPS),
-        math.log(best + _EPS),
-        math.log(best + _EPS) - math.log(second + _EPS),
-        math.log(spin * best + _EPS),
-        math.log(candidates),
-        *rest,
+        math.log(e.spin + _EPS) - math.log(1 - e.spin + _EPS),
+        math.log(e.choice + _EPS),
+        math.log(e.choice + _EPS) - math.log(e.runner_up + _EPS),
+        math.log(e.spin * e.choice + _EPS),
+        math.log(e.candidates),
+        *e.candidate,
+        *e.site,
     ]

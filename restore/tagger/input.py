@@ -4,32 +4,39 @@ A unit of text becomes
 
 * its tokens (:func:`restore.text.tokenize`), fed to the encoder as pre-split words, with the
   first word piece of each token marked;
-* its *sites*: the words and phrases of the model's inverse thesaurus (:mod:`restore.inverse`),
-  each with up to ``max_candidates`` originals (the most frequent first) and, per original,
-  evidence the encoder cannot learn on two CPU cores: the trigram model's log-score gain of the
-  original over the written word in this context, how much better the original fits the rest of
-  the unit's topic than the written word (:mod:`restore.context`; the trigram sees two words
-  either side), and Zipf frequencies.
+* its *sites*: the words and phrases of the model's inverse thesaurus
+  (:mod:`restore.tagger.inverse`), each with up to ``max_candidates`` originals (the most
+  frequent first) and, per original, evidence the encoder cannot learn on two CPU cores: the
+  trigram model's log-score gain of the original over the written word in this context, how
+  much better the original fits the rest of the unit's topic than the written word
+  (:mod:`restore.tagger.context`; the trigram sees two words either side), and Zipf
+  frequencies.
 
->>> from restore.inverse import InverseTable
+The unit comes prepared (:func:`restore.text.prepare_unit`: normalised and tokenised once), and
+its word pieces are encoded here once, for the batch and for measuring its length.
+
+>>> from restore.tagger.inverse import InverseTable
+>>> from restore.text import prepare_unit
 >>> table = InverseTable({"fete": (2.0, [("party", 5.5), ("feast", 4.0)])})
->>> unit = encode_unit("The fete ended.", table, lm=None, context=None, max_candidates=8)
->>> [t.text for t in unit.tokens], [(s.first, s.last, s.key) for s in unit.sites]
-(['The', 'fete', 'ended', '.'], [(1, 1, 'fete')])
+>>> spun = UnitPieces(prepare_unit("The  fete ended."))  # no word pieces
+>>> unit = encode_unit(spun, table, lm=None, context=None, max_candidates=8)
+>>> unit.text, [t.text for t in unit.tokens], [(s.first, s.last, s.key) for s in unit.sites]
+('The fete ended.', ['The', 'fete', 'ended', '.'], [(1, 1, 'fete')])
 >>> unit.sites[0].candidates
 ('party', 'feast')
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
-from restore.context import ContextVectors, unit_length
-from restore.inverse import InverseTable
-from restore.ngram import BOS, EOS, NUM, NgramModel
-from restore.text import Token, tokenize
+from restore.tagger.context import ContextVectors, unit_length
+from restore.tagger.inverse import InverseTable
+from restore.tagger.ngram import BOS, EOS, NgramModel, lm_token
+from restore.text import Token, Unit
 
 # Per candidate: LM gain over the written word (clipped, scaled), the candidate's Zipf, its
 # Zipf above the written word's, its rank among the candidates, its word count change, and its
@@ -45,7 +52,10 @@ CANDIDATE_FEATURE_NAMES = (
 CANDIDATE_FEATURES = len(CANDIDATE_FEATURE_NAMES)
 # Per site: the best LM gain among its candidates, the written word's Zipf, the candidate
 # count, and the written word's topic fit.
-SITE_FEATURES = 4
+SITE_FEATURE_NAMES = ("best_lm_gain", "spun_zipf", "candidates", "topic_fit")
+SITE_FEATURES = len(SITE_FEATURE_NAMES)
+# A candidate's word pieces beyond this many are left out of its embedding.
+MAX_CANDIDATE_PIECES = 6
 _FIT_SCALE = 4.0
 _GAIN_CLIP = 15.0
 
@@ -66,30 +76,79 @@ class SiteInput:
 
 
 @dataclass(frozen=True)
+class UnitPieces:
+    """A prepared unit and its word pieces: ``ids`` with [CLS] and [SEP], and the first piece
+    of each of its tokens (what the Restorer measures a unit by)."""
+
+    unit: Unit
+    ids: tuple[int, ...] = ()
+    first: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class UnitInput:
+    """A unit as the network reads it: its normalised text and tokens, its sites, and its word
+    pieces (``piece_ids`` with [CLS] and [SEP]; ``first_pieces``: each token's first piece;
+    both empty where no piece encoder was given)."""
+
     text: str
     tokens: tuple[Token, ...]
     sites: tuple[SiteInput, ...]
+    piece_ids: tuple[int, ...] = ()
+    first_pieces: tuple[int, ...] = ()
+
+
+class PieceEncoder:
+    """Word-piece ids of units and candidates, with a bounded cache for the candidates.
+
+    Words go to the encoder as pre-split words (the word-piece tokenizer's ``is_pretokenized``),
+    so every token of :func:`restore.text.tokenize` has a first word piece whose vector stands
+    for it.
+    """
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        self.pad_id = tokenizer.token_to_id("[PAD]") or 0
+        # Bounded: candidates come from the table, but a long job meets many of them.
+        self.candidate = functools.lru_cache(maxsize=1 << 18)(self._candidate)
+
+    def unit(self, unit: Unit) -> UnitPieces:
+        """The unit's word-piece ids (with [CLS] and [SEP]) and the first piece of each token."""
+        tokens = unit.tokens
+        encoding = self.tokenizer.encode([t.text for t in tokens], is_pretokenized=True)
+        first: dict[int, int] = {}
+        for pos, word in enumerate(encoding.word_ids):
+            if word is not None and word not in first:
+                first[word] = pos
+        # A token the tokenizer drops entirely (a lone control mark) reads as [CLS].
+        firsts = tuple(first.get(i, 0) for i in range(len(tokens)))
+        return UnitPieces(unit, tuple(encoding.ids), firsts)
+
+    def _candidate(self, text: str) -> list[int]:
+        """A candidate's word-piece ids, at most MAX_CANDIDATE_PIECES (cached as ``candidate``)."""
+        ids = self.tokenizer.encode(text, add_special_tokens=False).ids
+        return ids[:MAX_CANDIDATE_PIECES] or [self.pad_id]
 
 
 def encode_unit(
-    text: str,
+    pieces: UnitPieces,
     table: InverseTable,
-    lm: NgramModel | None,
     *,
+    lm: NgramModel | None,
     context: ContextVectors | None,
     max_candidates: int,
 ) -> UnitInput:
-    """Tokens, sites, candidates and their features of one (normalised) unit; without ``lm``
-    or ``context`` their features are zero."""
-    tokens = tuple(tokenize(text))
+    """Tokens, word pieces, sites, candidates and their features of one prepared unit; without
+    ``lm`` or ``context`` their features are zero."""
+    unit = pieces.unit
+    tokens = unit.tokens
     by_start = {t.start: i for i, t in enumerate(tokens)}
     by_end = {t.end: i for i, t in enumerate(tokens)}
     found = []
-    for site in table.match(text):
+    for site in table.match(tokens):
         cands = table.candidates(site.key)[:max_candidates]
         found.append((by_start[site.start], by_end[site.end], site, cands))
-    lm_words = [NUM if t.kind == "number" else t.text.lower() for t in tokens]
+    lm_words = [lm_token(t) for t in tokens]
     gains = _lm_gains(lm, lm_words, found)
     fits = _topic_fits(context, lm_words, found)
     sites = []
@@ -123,7 +182,7 @@ def encode_unit(
                 site_feats,
             )
         )
-    return UnitInput(text, tokens, tuple(sites))
+    return UnitInput(unit.normal, tokens, tuple(sites), pieces.ids, pieces.first)
 
 
 def _lm_gains(lm: NgramModel | None, words: list[str], found: list) -> list[np.ndarray]:

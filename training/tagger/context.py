@@ -1,12 +1,12 @@
 """Topic vectors for words from corpus co-occurrence: what a paragraph is about, in numbers.
 
-    python -m training.context_vectors --corpus ../shared/corpus --output runs/context.npz
+    python -m training.tagger.context --corpus ../shared/corpus --output runs/context.npz
 
 The trigram model sees two words either side; a spinner's wrong-sense synonym ("party" ->
 "celebration" in a story about an election) is often fine there and wrong only for the
 paragraph. These vectors carry that wider evidence: words that share paragraphs' neighbours get
 nearby vectors, so the cosine between a candidate and the rest of its unit says how well it
-fits the topic (:mod:`restore.context`).
+fits the topic (:mod:`restore.tagger.context`).
 
 Method (Levy, Goldberg and Dagan, TACL 2015): count each word against the words within
 ``window`` tokens of it, turn the counts into positive PMI with the context distribution
@@ -25,9 +25,9 @@ from itertools import islice
 
 import numpy as np
 
-from restore.context import ContextVectors
-from restore.ngram import lm_tokens
-from training.ngram import iter_corpus_paragraphs
+from restore.tagger.context import ContextVectors
+from restore.tagger.ngram import lm_tokens
+from training.tagger.ngram import iter_corpus_paragraphs
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def build_context_vectors(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.context_vectors", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m training.tagger.context", description=__doc__)
     parser.add_argument("--corpus", required=True, help="folder of *.jsonl.gz news files")
     parser.add_argument("--split", default="train")
     parser.add_argument("--output", required=True, help="file to write (.npz)")

@@ -1,4 +1,4 @@
-"""Fitting a tagger's learned edit rule (:mod:`restore.edit_rule`) on spun and clean text.
+"""Fitting a tagger's learned edit rule (:mod:`restore.tagger.edit_rule`) on spun and clean text.
 
 Every proposal the model makes on a paragraph is an example: positive when it puts a spun
 word's original back (the spinner's record gives the span and the original), negative
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from restore.edit_rule import FEATURES, EditRule, EditTrees, document_features
+from restore.tagger.edit_rule import FEATURES, EditRule, EditTrees, document_features
 
 
 def labelled_features(restorer, rows: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:

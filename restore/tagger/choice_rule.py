@@ -8,7 +8,7 @@ so an original that lists the written word among a handful of WordNet synonyms i
 source than one whose Moby entry lists it among two hundred related words.
 :class:`ChoiceRule` is a conditional logit over :data:`FEATURES` of each candidate: the
 network's log P(original | spun), those relation flags and entry sizes
-(``restore.inverse.InverseTable.relations``) and the candidate's evidence; its softmax over a
+(``restore.tagger.inverse.InverseTable.relations``) and the candidate's evidence; its softmax over a
 site's candidates replaces the network's. ``scripts/calibrate.py`` fits it on valid paragraphs
 and stores it in ``restore.json`` (``choice_rule``).
 
@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 
 from restore.errors import ModelFormatError
-from restore.inverse import RELATIONS
-from restore.tagger_input import CANDIDATE_FEATURE_NAMES
+from restore.tagger.input import CANDIDATE_FEATURE_NAMES
+from restore.tagger.inverse import RELATIONS
 
 FEATURES = (
     "log_choice",

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from restore.tagger_input import CANDIDATE_FEATURES, SITE_FEATURES
+from restore.tagger.input import CANDIDATE_FEATURES, SITE_FEATURES
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
@@ -29,7 +29,7 @@ CONFIG_FILE = "config.json"
 
 @dataclass
 class TaggerBatch:
-    """Tensors for one batch of units (built by :func:`restore.tagger_batch.collate`).
+    """Tensors for one batch of units (built by :func:`restore.tagger.batch.collate`).
 
     Words are indexed ``[B, W]``; sites are flattened over the batch (``S`` in all), each with
     ``K`` candidate slots of ``P`` word pieces.

@@ -1,4 +1,4 @@
-"""Fitting a tagger's learned choice rule (:mod:`restore.choice_rule`) on spun text.
+"""Fitting a tagger's learned choice rule (:mod:`restore.tagger.choice_rule`) on spun text.
 
 Every swap whose original is among its site's candidates is an example: the rule's features of
 each candidate, and which one the spinner replaced. The rule is a conditional logit (a softmax
@@ -13,9 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from restore.choice_rule import FEATURES, ChoiceRule, features
-from restore.text import normalize
-from training.edit_rule import gold_swaps
+from restore.tagger.choice_rule import FEATURES, ChoiceRule, features
+from training.tagger.edit_rule import gold_swaps
 
 
 def choice_examples(
@@ -24,14 +23,14 @@ def choice_examples(
     """``(features, index of the original)`` of every swap on pair ``rows`` (as
     ``training.evaluation.spin_paragraphs`` makes them) whose original is a candidate, with the
     network's own choice probabilities (never a choice rule's)."""
-    engine = restorer.generator.engine
+    engine = restorer.runtime.engine
     units, golds = [], []
     for row in rows:
         gold = gold_swaps(row)
         if not gold:
             continue
         for start, end in restorer.unit_spans(row["spun"]):
-            units.append(engine.encode(normalize(row["spun"][start:end])))
+            units.append(engine.encode_text(row["spun"][start:end]))
             golds.append((start, gold))
     examples = []
     for first in range(0, len(units), batch_size):

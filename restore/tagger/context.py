@@ -1,6 +1,6 @@
 """How well a word fits its paragraph's topic: cosines of corpus co-occurrence vectors.
 
-``training.context_vectors`` builds the vectors (positive PMI of words within ten tokens of each
+``training.tagger.context`` builds the vectors (positive PMI of words within ten tokens of each
 other, reduced by SVD); the tagger ships them and gives each candidate original its fit with the
 rest of the unit as evidence, beside the trigram gain, which sees only two words either side.
 

@@ -1,6 +1,6 @@
-"""Build the inverse thesaurus a tagger model ships (:class:`restore.inverse.InverseTable`).
+"""Build the inverse thesaurus a tagger model ships (:class:`restore.tagger.inverse.InverseTable`).
 
-    python -m training.inverse_table --lm runs/ngram --output runs/inverse.npz
+    python -m training.tagger.inverse --lm runs/ngram --output runs/inverse.npz
 
 Keys are the words of the n-gram model's vocabulary (the words of the train split), every
 multiword headword of the lexicon, every form a spinner can write from the lexicon (each
@@ -21,8 +21,8 @@ import sys
 import time
 from pathlib import Path
 
-from restore.inverse import InverseTable
-from restore.ngram import SPECIALS, load_ngram_model
+from restore.tagger.inverse import InverseTable
+from restore.tagger.ngram import SPECIALS, load_ngram_model
 from training.baselines import InverseThesaurusRestorer, readings
 from training.inflection import TAGS, inflect
 from training.lexicon import Lexicon
@@ -134,7 +134,7 @@ def _key_zipf(key: str, lexicon: Lexicon) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.inverse_table", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m training.tagger.inverse", description=__doc__)
     parser.add_argument("--lm", required=True, help="n-gram model folder (its vocabulary)")
     parser.add_argument("--output", required=True, help="the .npz file to write")
     parser.add_argument("--top-k", type=int, default=64, help="originals kept per key")

@@ -1,6 +1,6 @@
 """Counting a small trigram language model (stupid backoff) for the baselines and the tagger.
 
-    python -m training.ngram --corpus ../shared/corpus --output runs/ngram [--max-words N]
+    python -m training.tagger.ngram --corpus ../shared/corpus --output runs/ngram [--max-words N]
 
 Counts are kept in sorted numpy arrays and looked up by binary search, so a model of the whole
 train split (about 27 M tokens) builds in a couple of minutes and loads in a second. Tokens are
@@ -8,7 +8,7 @@ those of :func:`restore.text.tokenize`, lower-cased, numbers as ``<num>``; each 
 ``<s> <s> tokens </s>``. Words seen fewer than ``min_count`` times become ``<unk>``, and n-grams
 seen fewer than ``min_count`` times are pruned.
 
-Scores are stupid backoff; :mod:`restore.ngram` reads and queries the saved model (the tagger
+Scores are stupid backoff; :mod:`restore.tagger.ngram` reads and queries the saved model (the tagger
 ships a pruned copy in its model directory, so the restorer can score candidates offline).
 Why not KenLM: its Python wheel builds here, but it only queries models; estimating one needs the
 ``lmplz`` program from a C++ build with Boost.
@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from restore.ngram import (
+from restore.tagger.ngram import (
     BACKOFF,
     BOS,
     EOS,
@@ -158,7 +158,7 @@ def _count(keys: np.ndarray, min_count: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.ngram", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m training.tagger.ngram", description=__doc__)
     parser.add_argument("--corpus", required=True, help="folder of *.jsonl.gz news files")
     parser.add_argument("--split", default="train", help="which split to count (default train)")
     parser.add_argument("--output", required=True, help="model folder to write")

@@ -2,20 +2,22 @@
 word or phrase whose thesaurus entry lists it, in the same inflection.
 
 A spinner replaces an original by one of the original's thesaurus entries, so the originals of
-a spun word are the headwords that list it. ``training.inverse_table`` builds this table from
+a spun word are the headwords that list it. ``training.tagger.inverse`` builds this table from
 the training lexicon (WordNet and Moby relations, all senses, inflected with lemminflect), and
 the restorer reads it without the lexicon or lemminflect. Each entry keeps the headwords' Zipf
 frequencies (wordfreq): frequency is a prior for the model, not a cage. A table may also keep,
 per original, how its thesaurus entry lists the key (:data:`RELATIONS`, and how many words the
 entry lists under each): a word among a handful of synonyms is a likelier spinner's pick than
-one of two hundred related words, so the relation is a prior too (:mod:`restore.choice_rule`).
+one of two hundred related words, so the relation is a prior too
+(:mod:`restore.tagger.choice_rule`).
 
 The table is stored as arrays (one string list, offsets, candidate ids and frequencies in a
 compressed ``.npz``), so a table of 130k keys and 2.5 M originals loads in about a second and
 takes tens of megabytes rather than a gigabyte of Python tuples.
 
+>>> from restore.text import tokenize
 >>> table = InverseTable({"ejects": (2.1, [("greets", 3.9), ("expels", 2.8)])})
->>> [(s.start, s.end, s.key) for s in table.match("She ejects the crowd.")]
+>>> [(s.start, s.end, s.key) for s in table.match(tokenize("She ejects the crowd."))]
 [(4, 10, 'ejects')]
 >>> table.candidates("ejects")
 (('greets', 3.9), ('expels', 2.8))
@@ -31,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from restore.candidates import match_keys
+from restore.text import Token
 
 INVERSE_FILE = "inverse.npz"
 FORMAT_VERSION = 1
@@ -157,10 +160,10 @@ class InverseTable:
         listed = sizes > 0
         return np.concatenate([listed, np.log(np.maximum(sizes, 1.0))], axis=1)
 
-    def match(self, unit: str) -> list[Site]:
-        """The table's words and phrases in ``unit``, longest first, left to right; names
-        (capitalised words inside a sentence) are left alone."""
-        return [Site(s, e, key) for s, e, key in match_keys(unit, self._keys, self.max_words)]
+    def match(self, tokens: Sequence[Token]) -> list[Site]:
+        """The table's words and phrases among a unit's ``tokens``, longest first, left to
+        right; names (capitalised words inside a sentence) are left alone."""
+        return [Site(s, e, key) for s, e, key in match_keys(tokens, self._keys, self.max_words)]
 
     @classmethod
     def load(cls, path: str | Path) -> InverseTable:

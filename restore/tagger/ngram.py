@@ -1,4 +1,5 @@
-"""Querying a count-based trigram model (stupid backoff): the read side of ``training.ngram``.
+"""Querying a count-based trigram model (stupid backoff), the read side of
+``training.tagger.ngram``.
 
 Counts are kept in sorted numpy arrays and looked up by binary search. Tokens are those of
 :func:`restore.text.tokenize`, lower-cased, numbers as ``<num>``; each paragraph is
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from restore.text import tokenize
+from restore.text import Token, tokenize
 
 FORMAT_VERSION = 1
 BOS, EOS, UNK, NUM = "<s>", "</s>", "<unk>", "<num>"
@@ -33,17 +34,23 @@ class NgramError(RuntimeError):
     """A model folder is missing, of an unknown format, or the input holds no text."""
 
 
+def lm_token(token: Token) -> str:
+    """The one rule for what the model reads of a token: a lower-cased word or punctuation mark,
+    a number as ``<num>``."""
+    return NUM if token.kind == "number" else token.text.lower()
+
+
 def lm_tokens(text: str) -> list[str]:
-    """The tokens the model reads: lower-cased words and punctuation, numbers as ``<num>``.
+    """The tokens the model reads of ``text`` (:func:`lm_token` of each).
 
     >>> lm_tokens("Prices rose 3.5% on Monday.")
     ['prices', 'rose', '<num>', '%', 'on', 'monday', '.']
     """
-    return [NUM if t.kind == "number" else t.text.lower() for t in tokenize(text)]
+    return [lm_token(t) for t in tokenize(text)]
 
 
 class NgramModel:
-    """Trigram counts with stupid-backoff scores (``training.ngram.build_ngram_model`` counts
+    """Trigram counts with stupid-backoff scores (``training.tagger.ngram.build_ngram_model`` counts
     them; :func:`load_ngram_model` reads a saved folder)."""
 
     def __init__(self, vocab: Sequence[str], arrays: dict[str, np.ndarray], manifest: dict):
@@ -174,7 +181,7 @@ def load_ngram_model(folder: str | Path) -> NgramModel:
     if manifest.get("format") != FORMAT_VERSION:
         raise NgramError(
             f"{folder}: n-gram format {manifest.get('format')!r}, this code reads "
-            f"{FORMAT_VERSION}; rebuild it with python -m training.ngram"
+            f"{FORMAT_VERSION}; rebuild it with python -m training.tagger.ngram"
         )
     return NgramModel(vocab, arrays, manifest)
 

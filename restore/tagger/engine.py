@@ -8,10 +8,10 @@ site, the original with the highest probability is put back when
 reaches ``min_edit_confidence``; that product is the edit's confidence. Casing follows the
 spun words (``restore.candidates.match_case``).
 
-A model calibrated with a learned choice rule (:mod:`restore.choice_rule`) has P(original | spun)
-weighed against how the thesaurus links each candidate to the written word, and one with a
-learned edit rule (:mod:`restore.edit_rule`) has the confidence replaced by one that also weighs
-the rest of the unit and document.
+A model calibrated with a learned choice rule (:mod:`restore.tagger.choice_rule`) has
+P(original | spun) weighed against how the thesaurus links each candidate to the written word,
+and one with a learned edit rule (:mod:`restore.tagger.edit_rule`) has the confidence replaced
+by one that also weighs the rest of the unit and document.
 
 >>> scores = UnitScores(
 ...     words=((0, 3, 0.1), (4, 9, 0.9), (10, 15, 0.2)),
@@ -30,33 +30,46 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from restore.candidates import match_case
-from restore.choice_rule import ChoiceRule
-from restore.context import ContextVectors
-from restore.inverse import InverseTable
-from restore.ngram import NgramModel
-from restore.tagger_input import SiteInput, UnitInput, encode_unit
+from restore.tagger.choice_rule import ChoiceRule
+from restore.tagger.context import ContextVectors
+from restore.tagger.input import PieceEncoder, SiteInput, UnitInput, UnitPieces, encode_unit
+from restore.tagger.inverse import InverseTable
+from restore.tagger.ngram import NgramModel
+from restore.text import Unit, prepare_unit
 
 if TYPE_CHECKING:  # torch loads only when a tagger runs, not when its format is looked up
-    from restore.tagger_batch import PieceEncoder
-    from restore.tagger_model import SpinTagger
+    from restore.tagger.model import SpinTagger
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the model said of a site, for a learned edit rule (:mod:`restore.tagger.edit_rule`).
+
+    ``choice`` and ``runner_up`` are the best and second-best P(original | spun) (the choice
+    rule's, where the model has one); ``candidate`` holds the chosen candidate's features
+    (``restore.tagger.input.CANDIDATE_FEATURE_NAMES``) and ``site`` the site's
+    (``SITE_FEATURE_NAMES``).
+    """
+
+    spin: float  # P(spun) of the site's first word
+    choice: float
+    runner_up: float
+    candidates: int  # how many candidates the site has
+    candidate: tuple[float, ...]
+    site: tuple[float, ...]
 
 
 @dataclass(frozen=True)
 class Proposal:
-    """``unit[start:end]`` (``spun``) would become ``restored`` with ``confidence``.
-
-    ``evidence`` holds what the model said of the site, for a learned edit rule
-    (:mod:`restore.edit_rule`): P(spun), the best and second-best P(original | spun) (the
-    choice rule's, where the model has one), the candidate count, the chosen candidate's
-    features and the site's (:mod:`restore.tagger_input`).
-    """
+    """``unit[start:end]`` (``spun``) would become ``restored`` with ``confidence``;
+    ``evidence`` is what the model said of the site."""
 
     start: int
     end: int
     spun: str
     restored: str
     confidence: float
-    evidence: tuple[float, ...] = ()
+    evidence: Evidence | None = None
 
 
 @dataclass(frozen=True)
@@ -91,9 +104,22 @@ class TaggerEngine:
         self.max_candidates = max_candidates
         self.choice_rule = choice_rule
 
-    def encode(self, text: str) -> UnitInput:
+    def measure(self, unit: Unit) -> UnitPieces:
+        """A prepared unit's word pieces, encoded once: they measure it and feed the network."""
+        return self.pieces.unit(unit)
+
+    def encode_text(self, text: str) -> UnitInput:
+        """One unit of ``text`` as the network reads it: prepared, measured and encoded."""
+        return self.encode(self.measure(prepare_unit(text)))
+
+    def encode(self, pieces: UnitPieces) -> UnitInput:
+        """A measured unit as the network reads it: its sites, candidates and evidence."""
         return encode_unit(
-            text, self.table, self.lm, context=self.context, max_candidates=self.max_candidates
+            pieces,
+            self.table,
+            lm=self.lm,
+            context=self.context,
+            max_candidates=self.max_candidates,
         )
 
     def forward(self, units: Sequence[UnitInput]) -> tuple[list[list[float]], np.ndarray]:
@@ -102,7 +128,7 @@ class TaggerEngine:
         site's candidates)."""
         import torch
 
-        from restore.tagger_batch import collate
+        from restore.tagger.batch import collate
 
         batch = collate(units, self.pieces).to(next(self.model.parameters()).device)
         with torch.inference_mode():
@@ -150,13 +176,13 @@ class TaggerEngine:
                 spin = word_probs[b][site.first]
                 spun = unit.text[site.start : site.end]
                 restored = match_case(spun, site.candidates[k])
-                evidence = (
+                evidence = Evidence(
                     spin,
                     best,
                     second,
-                    float(len(site.candidates)),
-                    *site.features[k].tolist(),
-                    *site.site_features.tolist(),
+                    len(site.candidates),
+                    tuple(site.features[k].tolist()),
+                    tuple(site.site_features.tolist()),
                 )
                 proposals.append(
                     Proposal(site.start, site.end, spun, restored, spin * best, evidence)

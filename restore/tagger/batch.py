@@ -1,54 +1,29 @@
-"""Batching tagger inputs: :class:`restore.tagger_input.UnitInput` -> tensors.
+"""Batching tagger inputs: :class:`restore.tagger.input.UnitInput` -> tensors.
 
-Words go to the encoder as pre-split words (the word-piece tokenizer's ``is_pretokenized``), so
-every token of :func:`restore.text.tokenize` has a first word piece whose vector stands for it.
+Each unit carries its word pieces (encoded once, by :class:`restore.tagger.input.PieceEncoder`);
+candidates are encoded here, through the encoder's bounded cache.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 
-from restore.tagger_input import CANDIDATE_FEATURES, SITE_FEATURES, UnitInput
-from restore.tagger_model import TaggerBatch
-
-MAX_CANDIDATE_PIECES = 6
-
-
-class PieceEncoder:
-    """Word-piece ids of units and candidates, with a bounded cache for the candidates."""
-
-    def __init__(self, tokenizer):
-        self.tokenizer = tokenizer
-        self.pad_id = tokenizer.token_to_id("[PAD]") or 0
-        # Bounded: candidates come from the table, but a long job meets many of them.
-        self.candidate = functools.lru_cache(maxsize=1 << 18)(self._candidate)
-
-    def unit(self, unit: UnitInput) -> tuple[list[int], list[int]]:
-        """Word-piece ids (with [CLS] and [SEP]) and the first piece of each token."""
-        encoding = self.tokenizer.encode([t.text for t in unit.tokens], is_pretokenized=True)
-        first: dict[int, int] = {}
-        for pos, word in enumerate(encoding.word_ids):
-            if word is not None and word not in first:
-                first[word] = pos
-        # A token the tokenizer drops entirely (a lone control mark) reads as [CLS].
-        return encoding.ids, [first.get(i, 0) for i in range(len(unit.tokens))]
-
-    def length(self, unit: UnitInput) -> int:
-        return len(self.unit(unit)[0])
-
-    def _candidate(self, text: str) -> list[int]:
-        """A candidate's word-piece ids, at most MAX_CANDIDATE_PIECES (cached as ``candidate``)."""
-        ids = self.tokenizer.encode(text, add_special_tokens=False).ids
-        return ids[:MAX_CANDIDATE_PIECES] or [self.pad_id]
+from restore.tagger.input import (
+    CANDIDATE_FEATURES,
+    MAX_CANDIDATE_PIECES,
+    SITE_FEATURES,
+    PieceEncoder,
+    UnitInput,
+)
+from restore.tagger.model import TaggerBatch
 
 
 def collate(units: Sequence[UnitInput], pieces: PieceEncoder) -> TaggerBatch:
     """The tensors of a batch of units (every site and candidate included)."""
-    encoded = [pieces.unit(u) for u in units]
+    encoded = [(u.piece_ids, u.first_pieces) for u in units]
     length = max(len(ids) for ids, _ in encoded)
     words = max((len(u.tokens) for u in units), default=0) or 1
     input_ids = torch.full((len(units), length), pieces.pad_id, dtype=torch.long)

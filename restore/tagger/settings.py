@@ -1,0 +1,61 @@
+"""The tagger's section of ``restore.json`` (``"tagger": {...}``).
+
+>>> TaggerSettings.from_dict({"max_candidates": 32}).max_candidates
+32
+>>> TaggerSettings().to_dict()
+{'max_candidates': 64, 'choice_rule': None, 'edit_rule': None}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from restore.errors import ModelFormatError
+from restore.settings import FormatSettings
+from restore.tagger.choice_rule import ChoiceRule
+from restore.tagger.edit_rule import EditRule, EditTrees, edit_rule_from_dict
+
+
+@dataclass(frozen=True)
+class TaggerSettings(FormatSettings):
+    """How a tagger model proposes and weighs its edits."""
+
+    max_candidates: int = 64  # candidate originals scored per site
+    # The learned choice among a site's candidates (restore.tagger.choice_rule); None keeps
+    # the network's.
+    choice_rule: ChoiceRule | None = None
+    # The learned confidence of an edit (restore.tagger.edit_rule); None keeps the model's own,
+    # P(spun) x P(original | spun).
+    edit_rule: EditRule | EditTrees | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TaggerSettings:
+        data = dict(data)
+        choice = data.pop("choice_rule", None)
+        rule = data.pop("edit_rule", None)
+        try:
+            return cls(
+                **data,
+                choice_rule=ChoiceRule.from_dict(choice) if choice is not None else None,
+                edit_rule=edit_rule_from_dict(rule) if rule is not None else None,
+            )
+        except TypeError as err:
+            raise ModelFormatError(f"tagger settings: {err}") from err
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "max_candidates": self.max_candidates,
+            "choice_rule": _asdict(self.choice_rule),
+            "edit_rule": _asdict(self.edit_rule),
+        }
+
+    def validate(self) -> None:
+        if self.max_candidates < 1:
+            raise ModelFormatError("max_candidates must be >= 1")
+
+
+def _asdict(rule) -> dict[str, Any] | None:
+    return None if rule is None else dataclasses.asdict(rule)
