@@ -6,13 +6,13 @@ whether the end token was reached. What it can do is declared by the protocols i
 kept apart as CTranslate2 keeps its Translator and Encoder apart:
 
 * :class:`Generator`: ``generate`` writes an output token by token;
-* :class:`Tagger`: ``tag`` reads the source in one forward pass and picks a choice at each slot
+* :class:`SlotTagger`: ``tag`` reads the source in one forward pass and picks a choice at each slot
   mark.
 
 A format names the protocol that runs it (``Format.runtime``), and :func:`build_backend` picks,
 among the classes registered under a backend name, one that satisfies it, or refuses. Names:
 
-* ``"torch"``: transformers in float32 (a Generator and a Tagger);
+* ``"torch"``: transformers in float32 (a Generator and a SlotTagger);
 * ``"torch-int8"``: the same with torch's dynamic int8 quantisation of the Linear layers;
 * ``"ctranslate2"``: a CTranslate2 export of the model (``restore export-ct2``), int8 by default
   (a Generator only).
@@ -20,9 +20,9 @@ among the classes registered under a backend name, one that satisfies it, or ref
 Tests and other runtimes can pass any object that satisfies the format's protocol to
 :class:`restore.Restorer`.
 
->>> backend_class("ctranslate2", Tagger) is None
+>>> backend_class("ctranslate2", SlotTagger) is None
 True
->>> backend_class("torch", Tagger).__name__
+>>> backend_class("torch", SlotTagger).__name__
 'TorchGenerator'
 """
 
@@ -69,7 +69,7 @@ class Generator(Protocol):
 
 
 @runtime_checkable
-class Tagger(Protocol):
+class SlotTagger(Protocol):
     """A backend that reads each source in one forward pass and, at every position holding one
     of ``slot_ids``, picks the likeliest of ``choice_ids``: the output is ``slot, choice`` per
     slot mark, the mark scored 0 and the choice by its log-probability among ``choice_ids``."""

@@ -7,7 +7,7 @@ The export directory holds CTranslate2's ``model.bin``, ``config.json`` and
 ``MODEL_DIR/ctranslate2`` lets the model directory itself load with that backend.
 
 Only formats that a :class:`restore.backends.Generator` runs can be exported; a format read in
-one forward pass (a Tagger's) is refused. For example::
+one forward pass (a SlotTagger's) is refused. For example::
 
     export_ctranslate2("runs/tiny/model", "runs/tiny/model/ctranslate2")  # -> that path
 """

@@ -18,7 +18,7 @@ How a document is restored, in three steps:
    than the model's ``max_source_tokens`` is cut again with a smaller word budget, and a single
    word that is still too long is left as it is.
 2. **Run.** Units go to the backend in batches, sorted by length inside a read-ahead window,
-   through the format (which asks its runtime: a Generator generates, a Tagger tags, a
+   through the format (which asks its runtime: a Generator generates, a SlotTagger tags slots, a
    UnitScorer scores whole units); results come
    back in input order, one per input.
 3. **Finish.** The format turns each output into the restored (normalised) unit, which is
@@ -175,7 +175,7 @@ class Restorer:
     Most users call :meth:`from_pretrained`. The constructor is the seam for other runtimes and
     for tests: ``runtime`` is any object that satisfies the protocol the model's format runs
     on (``restore.backends``: a Generator with ``generate(batch) -> list[Generation]`` for the
-    generating formats, a Tagger for the tags format, a UnitScorer for the tagger), ``encoder``
+    generating formats, a SlotTagger for the tags format, a UnitScorer for the tagger), ``encoder``
     what the format makes model inputs with (a ``tokenizers.Tokenizer``, or a tagger's
     :class:`restore.tagger.engine.TaggerEngine`).
 

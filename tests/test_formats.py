@@ -8,7 +8,7 @@ import pytest
 from conftest import TINY_TABLE, assert_in_place, fixture_texts, model_settings
 
 from restore import BackendError, Restorer
-from restore.backends import Generator, Tagger, TorchGenerator, UnitScorer
+from restore.backends import Generator, SlotTagger, TorchGenerator, UnitScorer
 from restore.candidates import CandidateTable, match_case
 from restore.export import export_ctranslate2
 from restore.formats import format_names, get_format, registry
@@ -35,7 +35,7 @@ def test_every_format_is_registered_with_marks_from_the_inventory():
         cls = get_format(name)
         assert cls.name == name and issubclass(cls, Format)
         assert set(getattr(cls, "marks", ())) <= set(FORMAT_TOKENS)
-    assert get_format("tags").runtime is Tagger and get_format("edits").runtime is Generator
+    assert get_format("tags").runtime is SlotTagger and get_format("edits").runtime is Generator
     assert get_format("tagger").runtime is UnitScorer
     with pytest.raises(ModelFormatError, match="must be one of"):
         get_format("xml")
@@ -119,15 +119,15 @@ def test_a_choices_restorer_puts_each_pick_in_its_slot(stub_restorer):
 
 
 def test_a_tags_model_asks_for_a_tagger(tiny_tags_model, stub_restorer, tmp_path):
-    with pytest.raises(BackendError, match="needs a Tagger backend"):
+    with pytest.raises(BackendError, match="needs a SlotTagger backend"):
         Restorer.from_pretrained(tiny_tags_model, backend="ctranslate2")
     pytest.importorskip("ctranslate2")
     with pytest.raises(BackendError, match="tags-format model"):
         export_ctranslate2(tiny_tags_model, tmp_path / "ct2")
     # A runtime that only generates cannot run it.
-    with pytest.raises(BackendError, match="need a Tagger"):
+    with pytest.raises(BackendError, match="need a SlotTagger"):
         stub_restorer(lambda s: s, target_format="tags", candidates=CandidateTable(TINY_TABLE))
-    assert issubclass(TorchGenerator, Tagger) and issubclass(TorchGenerator, Generator)
+    assert issubclass(TorchGenerator, SlotTagger) and issubclass(TorchGenerator, Generator)
 
 
 def test_a_choices_model_is_generated_so_ctranslate2_may_run_it(tiny_choices_model):

@@ -24,10 +24,10 @@ import logging
 import re
 from collections.abc import Sequence
 
+from restore.tagger.ngram import NgramModel, lm_token
 from restore.text import Token, split_sentences, tokenize
 from training.inflection import BASE_TAG, apply_casing, casing, inflect, word_readings
 from training.lexicon import Lexicon
-from training.tagger.ngram import NUM, NgramModel
 
 logger = logging.getLogger(__name__)
 
@@ -224,7 +224,7 @@ class NgramInverseThesaurusRestorer(InverseThesaurusRestorer):
 
     def restore(self, text: str) -> str:
         tokens = tokenize(text)
-        lm = [NUM if t.kind == "number" else t.text.lower() for t in tokens]
+        lm = [lm_token(t) for t in tokens]
         sites = {site.first: site for site in self._sites(text, tokens)}
         edits = []
         left: list[str] = []  # the model tokens of the restored text so far

@@ -4,7 +4,7 @@ The source carries, after every slot, its candidates, then a mark of how often t
 spinner output in the training data (``⟪9⟫``: at least 90%), then the slot mark:
 ``ejects⟨1⟩ greets⟨2⟩ expels⟪9⟫⟦1⟧``. The decoder is not asked to generate: it reads the
 source again (``decoder_input_ids``) and, at each slot mark, predicts that slot's choice, all
-in one forward pass (a :class:`restore.backends.Tagger`). Looking a slot up across the encoder
+in one forward pass (a :class:`restore.backends.SlotTagger`). Looking a slot up across the encoder
 is what small models from scratch failed to learn in CPU hours; a decoder that sees the slot's
 own words just before the mark only has to judge them, with the encoder's view of the whole
 unit to help. Training labels only the slot marks, with their choices.
@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from restore.backends import Generation, Tagger
+from restore.backends import Generation, SlotTagger
 from restore.detection import slot_word_spin
 from restore.errors import ModelFormatError
 from restore.formats.marks import CHOICE_TOKENS, SHARE_TOKENS, SLOT_TOKENS
@@ -39,7 +39,7 @@ class TagsFormat(SlotFormat):
     """Slots, candidates and spun shares in the input; a choice read off at each slot mark."""
 
     marks = SLOT_TOKENS + CHOICE_TOKENS + SHARE_TOKENS
-    runtime = Tagger
+    runtime = SlotTagger
     generates = False
     detects = True
     card_note = (
