@@ -209,3 +209,24 @@ def test_the_batch_job_as_described(cli, tmp_path, monkeypatch):
     before = (tmp_path / "out.jsonl").read_bytes()
     assert cli(argv)[0] == 2  # outputs exist: never replaced without --overwrite or --resume
     assert (tmp_path / "out.jsonl").read_bytes() == before
+
+
+def test_every_restore_command_shown_parses_with_the_cli():
+    """The ``sh`` blocks' commands that the tests do not run (Ray, serve, int8, export) are at
+    least valid: each ``restore ...`` line parses with its subcommand's own parser."""
+    from restore import cli
+
+    commands = []
+    for block in blocks("sh"):
+        joined = re.sub(r"\\\n\s*", " ", block)
+        for line in joined.splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line.startswith("echo ") and "| restore" in line:
+                line = line.split("| ", 1)[1]
+            if line.startswith("restore"):
+                commands.append(shlex.split(line)[1:])
+    assert len(commands) >= 8
+    for argv in commands:
+        command = argv[0] if argv and argv[0] in cli.SUBCOMMANDS else "restore"
+        parser = cli._PARSERS[command]()
+        parser.parse_args(argv[1:] if command != "restore" else argv)  # exits 2 on a bad flag
