@@ -950,3 +950,56 @@ def test_the_tagger_stage_trains_from_its_yaml_section_and_never_overwrites(
     (tmp_path / "context.npz").unlink()
     assert main(["--config", str(config), "--overwrite"]) == 2
     assert "training.tagger.context" in capsys.readouterr().err
+
+
+def test_refit_sites_reads_the_evidence_in_the_restored_context(lm):
+    from restore.tagger.input import refit_sites
+
+    unit = unit_input("The fete ejects journalists.", lm)
+    fete, ejects = unit.sites
+    assert (fete.key, ejects.key) == ("fete", "ejects")
+    (refit,) = refit_sites(unit, {1: "greets"}, [0], TABLE, lm=lm, context=None, max_candidates=8)
+    # "the party greets journalists" is in the counts: "party" gains once "ejects" is put back.
+    assert refit.features[0, 0] > fete.features[0, 0]
+    assert (refit.first, refit.last, refit.candidates) == (fete.first, fete.last, fete.candidates)
+    (same,) = refit_sites(unit, {}, [0], TABLE, lm=lm, context=None, max_candidates=8)
+    assert np.array_equal(same.features, fete.features)
+
+
+def test_refinement_rescores_only_the_unsure_sites(engine):
+    unit = encoded(engine, "The fete ejects journalists outside the depository.")
+    plain = engine.score([unit])[0]
+    confidences = sorted(p.confidence for p in plain.proposals)
+    engine.refine_above = (confidences[0] + confidences[-1]) / 2  # some sure, some not
+    try:
+        refined = engine.score([unit])[0]
+        engine.refine_above = 1.0 + 1e-9  # no site is that sure: nothing changes
+        assert engine.score([unit])[0] == plain
+    finally:
+        engine.refine_above = None
+    assert refined.words == plain.words
+    for before, after in zip(plain.proposals, refined.proposals):
+        if before.confidence >= (confidences[0] + confidences[-1]) / 2:
+            assert after == before  # a sure site is kept as it was
+    changed = [a for b, a in zip(plain.proposals, refined.proposals) if a != b]
+    assert changed, "an unsure site's evidence changes with its restored neighbours"
+    assert all(0.0 <= p.confidence <= 1.0 for p in refined.proposals)
+
+
+def test_choice_signals_count_each_reachable_site_once(tagger_model_dir):
+    from restore import Restorer
+    from training.tagger.choice_signals import SIGNALS, choice_signals
+
+    restorer = Restorer.from_pretrained(tagger_model_dir, threads=1)
+    text = "The fete ejects journalists outside the depository."
+
+    def swap(word, original):
+        at = text.index(word)
+        return {"spun_start": at, "spun_end": at + len(word), "original": original}
+
+    rows = [{"spun": text, "substitutions": [swap("fete", "party"), swap("ejects", "zap")]}]
+    shares = choice_signals(restorer, rows)
+    assert shares["reachable"] == 1  # "zap" is not a candidate of "ejects"
+    assert set(shares) == {"reachable", *SIGNALS}
+    assert all(shares[s] in (0.0, 1.0) for s in SIGNALS)
+    assert restorer.runtime.engine.refine_above is None  # put back as it was

@@ -80,6 +80,7 @@ class TorchTaggerScorer:
             context=context,
             max_candidates=settings.max_candidates,
             choice_rule=settings.choice_rule,
+            refine_above=settings.refine_above,
         )
         return cls(engine)
 

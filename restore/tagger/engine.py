@@ -32,7 +32,14 @@ import numpy as np
 from restore.candidates import match_case
 from restore.tagger.choice_rule import ChoiceRule
 from restore.tagger.context import ContextVectors
-from restore.tagger.input import PieceEncoder, SiteInput, UnitInput, UnitPieces, encode_unit
+from restore.tagger.input import (
+    PieceEncoder,
+    SiteInput,
+    UnitInput,
+    UnitPieces,
+    encode_unit,
+    refit_sites,
+)
 from restore.tagger.inverse import InverseTable
 from restore.tagger.ngram import NgramModel
 from restore.text import Unit, prepare_unit
@@ -95,6 +102,7 @@ class TaggerEngine:
         context: ContextVectors | None = None,
         max_candidates: int,
         choice_rule: ChoiceRule | None = None,
+        refine_above: float | None = None,
     ):
         self.model = model
         self.pieces = pieces
@@ -103,6 +111,9 @@ class TaggerEngine:
         self.context = context
         self.max_candidates = max_candidates
         self.choice_rule = choice_rule
+        # Sites at least this sure are put back first and the others re-scored in that context
+        # (TaggerSettings.refine_above); None scores every site in the spun context only.
+        self.refine_above = refine_above
 
     def measure(self, unit: Unit) -> UnitPieces:
         """A prepared unit's word pieces, encoded once: they measure it and feed the network."""
@@ -156,39 +167,93 @@ class TaggerEngine:
             return []
         word_probs, cand_log_probs = self.forward(units)
         results = []
-        site_index = 0
+        first = 0
         for b, unit in enumerate(units):
+            spins = word_probs[b]
+            sites = list(unit.sites)
+            log_probs = [
+                cand_log_probs[first + k][: len(site.candidates)] for k, site in enumerate(sites)
+            ]
+            first += len(sites)
+            if self.refine_above is not None:
+                sites, log_probs = self.refine(unit, spins, log_probs)
             words = tuple(
-                (t.start, t.end, word_probs[b][i])
-                for i, t in enumerate(unit.tokens)
-                if t.kind == "word"
+                (t.start, t.end, spins[i]) for i, t in enumerate(unit.tokens) if t.kind == "word"
             )
-            proposals = []
-            for site in unit.sites:
-                i = site_index
-                site_index += 1
-                if not site.candidates:
-                    continue
-                probs = self.choice(site, cand_log_probs[i])
-                k = int(np.argmax(probs))
-                best = float(probs[k])
-                second = float(np.partition(probs, -2)[-2]) if len(probs) > 1 else 0.0
-                spin = word_probs[b][site.first]
-                spun = unit.text[site.start : site.end]
-                restored = match_case(spun, site.candidates[k])
-                evidence = Evidence(
-                    spin,
-                    best,
-                    second,
-                    len(site.candidates),
-                    tuple(site.features[k].tolist()),
-                    tuple(site.site_features.tolist()),
-                )
-                proposals.append(
-                    Proposal(site.start, site.end, spun, restored, spin * best, evidence)
-                )
-            results.append(UnitScores(words, tuple(proposals)))
+            proposals = tuple(
+                self._propose(unit, site, self.choice(site, lp), spins[site.first])
+                for site, lp in zip(sites, log_probs)
+                if site.candidates
+            )
+            results.append(UnitScores(words, proposals))
         return results
+
+    def refine(
+        self, unit: UnitInput, spins: Sequence[float], log_probs: list[np.ndarray]
+    ) -> tuple[list[SiteInput], list[np.ndarray]]:
+        """The unit's sites and their candidates' log P(original | spun) after a second look:
+        the sites at least ``refine_above`` sure are put back, and the others' count evidence
+        is recomputed with them as context. The encoder's view stays; only the evidence term
+        of each re-scored candidate changes, so this costs count lookups and the evidence
+        head, not a second forward pass."""
+        sites = list(unit.sites)
+        sure, unsure = {}, []
+        for k, (site, lp) in enumerate(zip(sites, log_probs)):
+            if not site.candidates:
+                continue
+            probs = self.choice(site, lp)
+            j = int(np.argmax(probs))
+            if spins[site.first] * float(probs[j]) >= self.refine_above:
+                sure[k] = site.candidates[j]
+            else:
+                unsure.append(k)
+        if not sure or not unsure:
+            return sites, log_probs
+        refit = refit_sites(
+            unit,
+            sure,
+            unsure,
+            self.table,
+            lm=self.lm,
+            context=self.context,
+            max_candidates=self.max_candidates,
+        )
+        before = self._evidence([sites[k].features for k in unsure])
+        after = self._evidence([site.features for site in refit])
+        log_probs = list(log_probs)
+        for k, site, old, new in zip(unsure, refit, before, after):
+            shifted = log_probs[k] - old + new
+            log_probs[k] = shifted - np.logaddexp.reduce(shifted)
+            sites[k] = site
+        return sites, log_probs
+
+    def _evidence(self, features: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The evidence head's term of each site's candidates."""
+        import torch
+
+        rows = torch.from_numpy(np.concatenate(features))
+        head = self.model.evidence
+        with torch.inference_mode():
+            terms = head(rows.to(next(head.parameters()).device)).squeeze(-1).float().cpu().numpy()
+        return np.split(terms, np.cumsum([len(f) for f in features])[:-1])
+
+    def _propose(
+        self, unit: UnitInput, site: SiteInput, probs: np.ndarray, spin: float
+    ) -> Proposal:
+        k = int(np.argmax(probs))
+        best = float(probs[k])
+        second = float(np.partition(probs, -2)[-2]) if len(probs) > 1 else 0.0
+        spun = unit.text[site.start : site.end]
+        evidence = Evidence(
+            spin,
+            best,
+            second,
+            len(site.candidates),
+            tuple(site.features[k].tolist()),
+            tuple(site.site_features.tolist()),
+        )
+        restored = match_case(spun, site.candidates[k])
+        return Proposal(site.start, site.end, spun, restored, spin * best, evidence)
 
 
 def apply_proposals(text: str, proposals: Sequence[Proposal]) -> str:

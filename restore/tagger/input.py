@@ -28,7 +28,9 @@ its word pieces are encoded here once, for the batch and for measuring its lengt
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -149,6 +151,64 @@ def encode_unit(
         cands = table.candidates(site.key)[:max_candidates]
         found.append((by_start[site.start], by_end[site.end], site, cands))
     lm_words = [lm_token(t) for t in tokens]
+    sites = _site_inputs(table, lm, context, lm_words, found, max_candidates)
+    return UnitInput(unit.normal, tokens, tuple(sites), pieces.ids, pieces.first)
+
+
+def refit_sites(
+    unit: UnitInput,
+    restored: Mapping[int, str],
+    indices: Sequence[int],
+    table: InverseTable,
+    *,
+    lm: NgramModel | None,
+    context: ContextVectors | None,
+    max_candidates: int,
+) -> list[SiteInput]:
+    """The sites ``indices`` of ``unit`` with their evidence recomputed in a partly restored
+    context: each site ``k`` of ``restored`` reads as its original ``restored[k]`` (a lower-case
+    word or phrase). In spun text a site's neighbours are often spun too, and the counts see
+    them as written; with the sure ones put back, the counts judge the rest in truer context."""
+    words: list[str] = []
+    where: dict[int, tuple[int, int]] = {}
+    starts = {site.first: k for k, site in enumerate(unit.sites)}
+    i = 0
+    while i < len(unit.tokens):
+        k = starts.get(i)
+        if k is None:
+            words.append(lm_token(unit.tokens[i]))
+            i += 1
+            continue
+        site = unit.sites[k]
+        begin = len(words)
+        if k in restored:
+            words.extend(restored[k].split(" "))
+        else:
+            words.extend(lm_token(t) for t in unit.tokens[site.first : site.last + 1])
+        where[k] = (begin, len(words) - 1)
+        i = site.last + 1
+    found = [
+        (*where[k], unit.sites[k], table.candidates(unit.sites[k].key)[:max_candidates])
+        for k in indices
+    ]
+    refit = _site_inputs(table, lm, context, words, found, max_candidates)
+    # Token positions stay the unit's: only the evidence changes.
+    return [
+        dataclasses.replace(new, first=unit.sites[k].first, last=unit.sites[k].last)
+        for k, new in zip(indices, refit)
+    ]
+
+
+def _site_inputs(
+    table: InverseTable,
+    lm: NgramModel | None,
+    context: ContextVectors | None,
+    lm_words: list[str],
+    found: list,
+    max_candidates: int,
+) -> list[SiteInput]:
+    """A :class:`SiteInput` for each ``(first, last, site, candidates)`` of ``found``, its
+    evidence read from ``lm_words``, the unit's tokens as the counts read them."""
     gains = _lm_gains(lm, lm_words, found)
     fits = _topic_fits(context, lm_words, found)
     sites = []
@@ -182,7 +242,7 @@ def encode_unit(
                 site_feats,
             )
         )
-    return UnitInput(unit.normal, tokens, tuple(sites), pieces.ids, pieces.first)
+    return sites
 
 
 def _lm_gains(lm: NgramModel | None, words: list[str], found: list) -> list[np.ndarray]:

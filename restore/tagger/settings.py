@@ -3,7 +3,7 @@
 >>> TaggerSettings.from_dict({"max_candidates": 32}).max_candidates
 32
 >>> TaggerSettings().to_dict()
-{'max_candidates': 64, 'choice_rule': None, 'edit_rule': None}
+{'max_candidates': 64, 'choice_rule': None, 'edit_rule': None, 'refine_above': None}
 """
 
 from __future__ import annotations
@@ -30,6 +30,10 @@ class TaggerSettings(FormatSettings):
     # The learned confidence of an edit (restore.tagger.edit_rule); None keeps the model's own,
     # P(spun) x P(original | spun).
     edit_rule: EditRule | EditTrees | None = None
+    # Sites at least this sure (P(spun) x P(original | spun)) are put back first, and the
+    # others' count evidence recomputed with them as context (restore.tagger.engine); None
+    # scores every site in the spun context only.
+    refine_above: float | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TaggerSettings:
@@ -50,11 +54,14 @@ class TaggerSettings(FormatSettings):
             "max_candidates": self.max_candidates,
             "choice_rule": _asdict(self.choice_rule),
             "edit_rule": _asdict(self.edit_rule),
+            "refine_above": self.refine_above,
         }
 
     def validate(self) -> None:
         if self.max_candidates < 1:
             raise ModelFormatError("max_candidates must be >= 1")
+        if self.refine_above is not None and not 0.0 < self.refine_above <= 1.0:
+            raise ModelFormatError("refine_above must lie in (0, 1]")
 
 
 def _asdict(rule) -> dict[str, Any] | None:
