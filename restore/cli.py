@@ -15,6 +15,7 @@ model, an output that exists); 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -25,7 +26,13 @@ from restore.errors import RestoreError
 
 logger = logging.getLogger("restore")
 
-SUBCOMMANDS = ("batch", "detect", "serve", "export-ct2")
+# Each subcommand with the line ``restore --help`` shows for it.
+SUBCOMMANDS = {
+    "batch": "restore a field of every row of a JSONL file, resumable (--ray: on Ray Data)",
+    "detect": "how likely a text, and each of its words, was spun",
+    "serve": "a web page and a JSON API over one loaded model",
+    "export-ct2": "export a model directory to CTranslate2 (backend 'ctranslate2')",
+}
 EXIT_OK, EXIT_MALFORMED_ROWS, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 _RED, _GREEN, _RESET = "\x1b[31;9m", "\x1b[32m", "\x1b[0m"
 
@@ -57,11 +64,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _restore_parser() -> argparse.ArgumentParser:
+    width = max(len(name) for name in SUBCOMMANDS)
+    listing = "\n".join(f"  {name:{width}}  {line}" for name, line in SUBCOMMANDS.items())
     parser = argparse.ArgumentParser(
         prog="restore",
         description="Restore the original wording of spun text. Reads FILE (or stdin) as one "
-        "document and writes the restored document to stdout. Subcommands: restore batch "
-        "(JSONL jobs), restore export-ct2 (fast CPU backend); see restore batch --help.",
+        "document and writes the restored document to stdout.",
+        epilog=f"subcommands (restore COMMAND --help for each):\n{listing}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("file", nargs="?", help="UTF-8 text file (default: stdin)")
     view = parser.add_mutually_exclusive_group()
@@ -79,8 +89,15 @@ def _restore_parser() -> argparse.ArgumentParser:
 
 def _run_restore(args: argparse.Namespace) -> int:
     text = _read_document(args.file)
-    restorer = _load_restorer(args)
-    result = restorer.restore_detailed(text)
+    if text.strip():
+        result = _load_restorer(args).restore_detailed(text)
+    else:
+        # Nothing for a model to change (the Restorer passes blank text through without a
+        # model call): answered without loading one, after the same checks of the options.
+        from restore.restorer import Restoration
+
+        _check_model(args)
+        result = Restoration(text)
     if args.json:
         _write(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n")
     elif args.diff:
@@ -268,7 +285,14 @@ def _detect_parser() -> argparse.ArgumentParser:
 
 def _run_detect(args: argparse.Namespace) -> int:
     text = _read_document(args.file)
-    detection = _load_restorer(args).detect(text)
+    if text.strip():
+        detection = _load_restorer(args).detect(text)
+    else:  # no words to judge: the calibration's answer for none, without loading the model
+        from restore.detection import build_detection, load_calibration
+
+        checked = _check_model(args)
+        checked.require_detection()
+        detection = build_detection(text, (), load_calibration(checked.model_dir))
     if args.json:
         _write(json.dumps(detection.to_dict(), ensure_ascii=False, indent=2) + "\n")
         return EXIT_OK
@@ -423,7 +447,7 @@ def _load_restorer(args: argparse.Namespace):
 
     if args.backend != "ctranslate2":
         _quiet_transformers(args.verbose)
-    try:
+    with _bad_guard_is_bad_input():
         return Restorer.from_pretrained(
             args.model,
             backend=args.backend,
@@ -431,6 +455,20 @@ def _load_restorer(args: argparse.Namespace):
             threads=args.threads,
             batch_size=args.batch_size,
         )
+
+
+def _check_model(args: argparse.Namespace):
+    """What loading the model would refuse (model, settings, backend, guard), without loading."""
+    from restore.restorer import check_model
+
+    with _bad_guard_is_bad_input():
+        return check_model(args.model, backend=args.backend, guard=_guard(args) or None)
+
+
+@contextlib.contextmanager
+def _bad_guard_is_bad_input():
+    try:
+        yield
     except ValueError as err:  # bad guard values
         from restore.errors import InputError
 
@@ -439,16 +477,20 @@ def _load_restorer(args: argparse.Namespace):
 
 def _quiet_transformers(verbose: bool) -> None:
     """No weight-loading progress bars or advice on stderr unless -v: the CLI's output is the
-    restored text, and its stderr is for this program's messages."""
+    restored text, and its stderr is for this program's messages.
+
+    Set through the environment, which transformers reads when it is first imported: importing
+    it here would cost seconds of start-up that the default model (plain torch) never needs.
+    """
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     if verbose:
         return
-    try:
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    if "transformers" in sys.modules:  # already imported (main called in-process): tell it too
         from transformers.utils import logging as hf_logging
-    except ImportError:
-        return
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
 
 
 _PARSERS = {

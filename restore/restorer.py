@@ -75,9 +75,11 @@ __all__ = [
     "UNCHANGED",
     "UNREPRESENTABLE",
     "Edit",
+    "ModelCheck",
     "Restoration",
     "Restorer",
     "UnitReport",
+    "check_model",
 ]
 
 logger = logging.getLogger(__name__)
@@ -134,6 +136,61 @@ class Restoration:
             "edits": [dataclasses.asdict(e) for e in self.edits],
             "units": [{**dataclasses.asdict(u), "reasons": list(u.reasons)} for u in self.units],
         }
+
+
+@dataclass(frozen=True)
+class ModelCheck:
+    """A model found and its settings read, without loading its weights (no torch, no
+    transformers): what :func:`check_model` returns."""
+
+    model_dir: Path
+    settings: ModelSettings
+    guard: GuardSettings
+
+    @property
+    def detects(self) -> bool:
+        """Whether the model's format judges words as spun or not."""
+        return get_format(self.settings.target_format).detects
+
+    def require_detection(self) -> None:
+        """Raise :class:`DetectionUnavailable` for a model whose format judges no words."""
+        if not self.detects:
+            raise _no_detection(self.settings.target_format)
+
+
+def _no_detection(target_format: str) -> DetectionUnavailable:
+    return DetectionUnavailable(
+        f"a {target_format}-format model gives no word spin probabilities; detection needs a "
+        "model whose format judges words"
+    )
+
+
+def check_model(
+    name_or_path: str | Path = "default",
+    *,
+    backend: str = "torch",
+    guard: GuardSettings | Mapping[str, Any] | None = None,
+    revision: str | None = None,
+) -> ModelCheck:
+    """Everything :meth:`Restorer.from_pretrained` checks before it loads the weights: the model
+    is found, its settings are valid, ``backend`` can run its format and ``guard`` is valid.
+
+    Raises as ``from_pretrained`` does (:class:`restore.errors.ModelNotFoundError`,
+    ``ModelFormatError``, :class:`BackendError`, ValueError for a bad guard). The command line
+    answers empty input with this alone: there is nothing for a model to do.
+
+    >>> check_model("default").settings.target_format
+    'tagger'
+    """
+    model_dir = resolve_model(name_or_path, revision=revision)
+    settings = load_settings(model_dir)
+    model_format = get_format(settings.target_format)
+    if backend_class(backend, model_format.runtime) is None:
+        raise BackendError(
+            f"{model_dir} is a {model_format.name}-format model, which needs a "
+            f"{model_format.runtime.__name__} backend: the {backend} backend has none"
+        )
+    return ModelCheck(model_dir, settings, guards.resolve_guard(settings.guard, guard))
 
 
 @dataclass
@@ -240,15 +297,9 @@ class Restorer:
         GuardSettings(min_confidence=0.0, min_edit_confidence=0.9, max_length_ratio=1.5, \
 keep_numbers=True, keep_names=True)
         """
-        model_dir = resolve_model(name_or_path, revision=revision)
-        settings = load_settings(model_dir)
-        model_format = get_format(settings.target_format)
-        if backend_class(backend, model_format.runtime) is None:
-            raise BackendError(
-                f"{model_dir} is a {model_format.name}-format model, which needs a "
-                f"{model_format.runtime.__name__} backend: the {backend} backend has none"
-            )
-        bound = model_format.load(model_dir, settings)
+        checked = check_model(name_or_path, backend=backend, guard=guard, revision=revision)
+        model_dir, settings = checked.model_dir, checked.settings
+        bound = get_format(settings.target_format).load(model_dir, settings)
         runtime, encoder = bound.load_runtime(model_dir, backend, threads)
         logger.info("loaded %s with the %s backend", model_dir, backend)
         return cls(
@@ -330,10 +381,7 @@ keep_numbers=True, keep_names=True)
         no word spin probabilities (text, edits, choices), rather than reporting zeros.
         """
         if not self.detects:
-            raise DetectionUnavailable(
-                f"a {self.settings.target_format}-format model gives no word spin "
-                "probabilities; detection needs a model whose format judges words"
-            )
+            raise _no_detection(self.settings.target_format)
         texts = list(texts)
         return [
             build_detection(text, result.word_spin, self.calibration)

@@ -145,3 +145,65 @@ def test_installed_command_reads_stdin(tiny_model, tiny_restorer):
     )
     assert out.stdout.decode() == tiny_restorer.restore(TEXT)
     assert out.stderr == b""  # no progress bars or advice from the libraries
+
+
+def test_help_lists_every_subcommand_with_one_line(capsys):
+    from restore.cli import SUBCOMMANDS
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    lines = capsys.readouterr().out.splitlines()
+    for name in ["batch", "detect", "serve", "export-ct2"]:
+        assert name in SUBCOMMANDS
+        assert sum(line.split()[:1] == [name] for line in lines) == 1, name
+
+
+@pytest.fixture
+def no_model_loading(monkeypatch):
+    """Fail any attempt to load a model's runtime."""
+    from restore.restorer import Restorer
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("blank input loaded a model")
+
+    monkeypatch.setattr(Restorer, "from_pretrained", refuse)
+
+
+@pytest.mark.parametrize("blank", [b"", b"  \n\t\n"])
+def test_blank_input_is_answered_without_loading_the_model(
+    monkeypatch, capsys, tiny_model, tiny_restorer, no_model_loading, blank
+):
+    _stdin(monkeypatch, blank)
+    assert main(["--json", *_model_args(tiny_model)]) == 0
+    assert (
+        json.loads(capsys.readouterr().out)
+        == tiny_restorer.restore_detailed(blank.decode()).to_dict()
+    )
+    _stdin(monkeypatch, blank)
+    assert main(_model_args(tiny_model)) == 0
+    assert capsys.readouterr().out == blank.decode()
+
+
+def test_blank_input_still_checks_the_options(
+    monkeypatch, capsys, tiny_model, tmp_path, no_model_loading
+):
+    _stdin(monkeypatch, b"")
+    assert main(["--model", str(tmp_path / "nowhere")]) == 2
+    assert "not found" in capsys.readouterr().err
+    _stdin(monkeypatch, b"")
+    assert main([*_model_args(tiny_model), "--min-confidence", "3"]) == 2
+    assert "min_confidence" in capsys.readouterr().err
+    _stdin(monkeypatch, b"\n")
+    assert main(["detect", *_model_args(tiny_model)]) == 2  # a text-format model cannot detect
+    assert "detection" in capsys.readouterr().err
+
+
+def test_blank_input_detection_is_the_models_answer_for_no_words(monkeypatch, capsys):
+    from restore.restorer import Restorer
+
+    expected = Restorer.from_pretrained("default", threads=1).detect(" \n").to_dict()
+    _stdin(monkeypatch, b" \n")
+    monkeypatch.setattr(Restorer, "from_pretrained", None)  # not called for blank input
+    assert main(["detect", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == expected

@@ -56,3 +56,29 @@ def test_calibrate_chooses_the_best_f05_within_the_false_change_limit():
     rows.append(row(0.9, 0.6, 0.1, "learned"))
     assert calibrate.choose(rows, 0.3) == rows[2]  # of equal F0.5, the first
     assert calibrate.choose(rows, 0.05) == rows[3]  # none allowed: the fewest false changes
+
+
+def test_startup_measures_each_run_in_a_fresh_process(tmp_path, capsys):
+    import sys
+
+    startup = load("startup")
+    upper = [sys.executable, "-c", "import sys; sys.stdout.write(sys.stdin.read().upper())"]
+    run = startup.run_once(upper, b"abc")
+    assert run.output == b"ABC" and run.returncode == 0
+    assert run.seconds > 0 and run.peak_rss_mb > 1
+    failing = startup.run_once([sys.executable, "-c", "raise SystemExit(3)"], b"")
+    assert failing.returncode == 3
+    out = tmp_path / "startup.json"
+    assert startup.main(["--runs", "2", "--text", "x", "--json", str(out), "--", *upper]) == 0
+    summary = json.loads(out.read_text())
+    assert summary["runs"] == 2 and summary["same_output"] and summary["returncodes"] == [0]
+    assert "'X'" in capsys.readouterr().out
+
+
+def test_startup_summary_by_hand():
+    startup = load("startup")
+    runs = [startup.Run(s, m, 0, b"same") for s, m in [(1.0, 400.0), (3.0, 410.0), (2.0, 405.0)]]
+    summary = startup.summarise([*runs[:2], startup.Run(2.0, 405.0, 1, b"other")])
+    assert summary["median_s"] == 2.0 and summary["max_s"] == 3.0
+    assert summary["median_peak_rss_mb"] == 405.0 and summary["max_peak_rss_mb"] == 410.0
+    assert summary["returncodes"] == [0, 1] and not summary["same_output"]

@@ -1,5 +1,9 @@
 """The tagger network: a pretrained BERT-style encoder with two small heads.
 
+The encoder is :class:`restore.tagger.encoder.BertEncoder`, plain torch with transformers'
+parameter names: training builds it from a ``transformers.BertConfig`` and a pretrained
+``BertModel``'s weights, inference from ``config.json`` alone, without importing transformers.
+
 * **detect**: per word, the logit that a spinner wrote it; a word inside a site also gets a
   term from the site's evidence (the best LM gain among its candidates, its Zipf frequency).
 * **choose**: per site, a score for each candidate original: the encoder's view of the site,
@@ -21,6 +25,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from restore.tagger.encoder import BertEncoder, EncoderConfig
 from restore.tagger.input import CANDIDATE_FEATURES, SITE_FEATURES
 
 WEIGHTS_FILE = "model.safetensors"
@@ -64,13 +69,17 @@ class TaggerOutput:
 
 
 class SpinTagger(nn.Module):
+    """The encoder and the detect and choose heads.
+
+    ``config`` is an :class:`EncoderConfig` or a ``transformers.BertConfig`` (kept as given, so
+    :func:`save_tagger` writes it back in its own form).
+    """
+
     def __init__(self, config):
         super().__init__()
-        from transformers import BertModel
-
         self.config = config
-        self.encoder = BertModel(config, add_pooling_layer=False)
-        hidden = config.hidden_size
+        self.encoder = BertEncoder(EncoderConfig.of(config))
+        hidden = self.encoder.config.hidden_size
         self.detect = nn.Linear(hidden, 1)
         self.site_detect = nn.Linear(SITE_FEATURES, 1, bias=False)
         self.query = nn.Linear(hidden, hidden)
@@ -84,9 +93,7 @@ class SpinTagger(nn.Module):
         return self.encoder.embeddings.word_embeddings
 
     def forward(self, batch: TaggerBatch) -> TaggerOutput:
-        hidden = self.encoder(
-            input_ids=batch.input_ids, attention_mask=batch.attention_mask
-        ).last_hidden_state
+        hidden = self.encoder(batch.input_ids, batch.attention_mask)
         words = torch.gather(
             hidden, 1, batch.word_pos.unsqueeze(-1).expand(-1, -1, hidden.size(-1))
         )
@@ -119,19 +126,30 @@ def save_tagger(model: SpinTagger, folder: str | Path, *, dtype=torch.float16) -
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    model.config.to_json_file(folder / CONFIG_FILE)
+    if hasattr(model.config, "to_json_file"):  # a transformers config, as training passes
+        model.config.to_json_file(folder / CONFIG_FILE)
+    else:
+        text = json.dumps(model.config.to_dict(), indent=2, sort_keys=True) + "\n"
+        (folder / CONFIG_FILE).write_text(text, encoding="utf-8")
     state = {k: v.detach().to(dtype).contiguous() for k, v in model.state_dict().items()}
     save_file(state, folder / WEIGHTS_FILE, metadata={"format": "pt"})
 
 
 def load_tagger(folder: str | Path) -> SpinTagger:
-    """A :class:`SpinTagger` in float32 and eval mode from ``folder`` (safetensors only)."""
-    from safetensors.torch import load_file
-    from transformers import BertConfig
+    """A :class:`SpinTagger` in float32 and eval mode from ``folder`` (safetensors only).
+
+    Raises :class:`restore.tagger.encoder.EncoderConfigError` (a ValueError) for a
+    ``config.json`` that is not a BERT encoder's.
+    """
+    from safetensors import safe_open
 
     folder = Path(folder)
-    config = BertConfig(**json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8")))
-    model = SpinTagger(config)
-    state = load_file(folder / WEIGHTS_FILE)
-    model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+    config = EncoderConfig.from_dict(json.loads((folder / CONFIG_FILE).read_text("utf-8")))
+    # Built without weights (on the meta device) and given the file's tensors one by one, in
+    # float32: no random initialisation to overwrite, and no second copy of every weight.
+    with torch.device("meta"):
+        model = SpinTagger(config)
+    with safe_open(folder / WEIGHTS_FILE, framework="pt") as weights:
+        state = {name: weights.get_tensor(name).float() for name in weights.keys()}  # noqa: SIM118
+    model.load_state_dict(state, strict=True, assign=True)
     return model.eval()

@@ -1,0 +1,109 @@
+"""Start-up time and peak memory of the ``restore`` command, each run in a fresh process.
+
+    python scripts/startup.py [--runs 5] [--text TEXT | --input FILE] [--json OUT.json]
+                              [-- restore ARGS...]
+
+Runs the command (``restore`` by default, after ``--`` any other) ``--runs`` times, feeding it
+``--text`` (default: a one-sentence example) or the bytes of ``--input`` on stdin, and reports the
+median and maximum wall time and peak RSS (each child's own, from ``wait4``), the exit codes
+and whether every run wrote the same output. Nothing is timed inside the process: the figures
+include the interpreter, the imports and loading the model, as a user waits for them.
+
+    python scripts/startup.py --runs 5                      # one sentence
+    python scripts/startup.py --runs 5 --text ""            # empty stdin
+    python scripts/startup.py --runs 1 --input big.txt      # a large document
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+SENTENCE = "The minister enumerated newspapermen that the rumbles would continue next week.\n"
+
+
+class Run(NamedTuple):
+    """One run of the command: wall seconds, peak RSS in MB, exit code and its stdout."""
+
+    seconds: float
+    peak_rss_mb: float
+    returncode: int
+    output: bytes
+
+
+def run_once(command: list[str], stdin: bytes) -> Run:
+    """Run ``command`` with ``stdin`` in a fresh process; its own peak RSS comes from
+    ``wait4`` (``getrusage(RUSAGE_CHILDREN)`` would give the maximum over all runs so far)."""
+    with tempfile.TemporaryFile() as fin, tempfile.TemporaryFile() as fout:
+        fin.write(stdin)
+        fin.seek(0)
+        started = time.perf_counter()
+        pid = os.fork()
+        if pid == 0:  # the child: stdin and stdout from the files, then the command
+            try:
+                os.dup2(fin.fileno(), 0)
+                os.dup2(fout.fileno(), 1)
+                os.execvp(command[0], command)
+            finally:
+                os._exit(127)
+        _, status, usage = os.wait4(pid, 0)
+        seconds = time.perf_counter() - started
+        fout.seek(0)
+        output = fout.read()
+    # ru_maxrss is in kilobytes on Linux.
+    return Run(seconds, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), output)
+
+
+def summarise(runs: list[Run]) -> dict:
+    """Medians and maxima over the runs, their exit codes, and whether the outputs agree."""
+    seconds = [r.seconds for r in runs]
+    rss = [r.peak_rss_mb for r in runs]
+    return {
+        "runs": len(runs),
+        "median_s": round(statistics.median(seconds), 2),
+        "max_s": round(max(seconds), 2),
+        "median_peak_rss_mb": round(statistics.median(rss), 1),
+        "max_peak_rss_mb": round(max(rss), 1),
+        "returncodes": sorted({r.returncode for r in runs}),
+        "same_output": len({r.output for r in runs}) == 1,
+        "seconds": [round(s, 2) for s in seconds],
+        "peak_rss_mb": [round(m, 1) for m in rss],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5, help="fresh processes (default 5)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--text", help="stdin for the command (default: one spun sentence)")
+    source.add_argument("--input", type=Path, help="a file whose bytes are the command's stdin")
+    parser.add_argument("--json", type=Path, help="also write the summary here")
+    parser.add_argument("command", nargs="*", help="the command (default: restore)")
+    args = parser.parse_args(argv)
+    command = args.command or ["restore"]
+    if shutil.which(command[0]) is None:
+        parser.error(f"{command[0]} is not on PATH")
+    if args.input is not None:
+        stdin = args.input.read_bytes()
+    else:
+        stdin = (SENTENCE if args.text is None else args.text).encode("utf-8")
+    runs = [run_once(command, stdin) for _ in range(args.runs)]
+    summary = {"command": command, "stdin_bytes": len(stdin), **summarise(runs)}
+    print(json.dumps(summary, indent=2))
+    first = runs[0].output.decode("utf-8", errors="replace")
+    print(f"output of the first run ({len(runs[0].output)} bytes): {first[:300]!r}")
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return 0 if summary["returncodes"] == [0] and summary["same_output"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
