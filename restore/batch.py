@@ -10,7 +10,13 @@ was read and how long both files were at that moment. ``resume=True`` truncates 
 to those lengths and continues reading from there. Checkpoints fall at the ends of the
 Restorer's read-ahead windows, so the resumed run batches the same units together as an
 uninterrupted one would; with deterministic decoding, a job killed at any point (SIGKILL
-included) and resumed writes the same bytes as one uninterrupted run.
+included) and resumed writes the same bytes as one uninterrupted run. A window is cut after
+``checkpoint_rows`` rows (64) as well as after the Restorer's ``read_ahead`` units, so even a
+job shorter than one read-ahead window has a resume point at least every 64 rows.
+
+The progress bar advances a window at a time (all its rows come out together) and rates by the
+average since the job started, which is after the model was loaded: its first figures are not
+the first window's wait spread over one row.
 
 For example, over a file of 1,000 lines of which two are malformed::
 
@@ -34,7 +40,9 @@ from restore.errors import InputError
 
 logger = logging.getLogger(__name__)
 
-CHECKPOINT_VERSION = 1
+# 2: windows are also cut every checkpoint_rows rows (recorded in the job).
+CHECKPOINT_VERSION = 2
+DEFAULT_CHECKPOINT_ROWS = 64
 MAX_RAW_CHARS = 10_000  # of a malformed line kept in the errors file
 RESTORED_FIELD = "restored"
 EDITS_FIELD = "edits"
@@ -112,19 +120,23 @@ def run_batch(
     include_units: bool = False,
     detect: bool = False,
     job: Mapping[str, Any] | None = None,
+    checkpoint_rows: int = DEFAULT_CHECKPOINT_ROWS,
 ) -> BatchSummary:
     """Restore ``field`` of every row of the JSONL file ``input_path`` into ``output_path``.
 
     Refuses to replace an existing output unless ``overwrite`` (start again) or ``resume``
     (continue from its checkpoint). ``include_units`` adds each row's unit reports (the guard's
     decisions) as ``units``; ``detect`` adds ``spin``, the spin score and calibrated P(spun)
-    of the row's text (``restore.detection``), from the same model pass. ``job`` (for instance
-    the model and backend) is recorded in the checkpoint with the batching settings; resuming
-    with a different job or field is refused. Raises :class:`InputError` for a missing, binary
+    of the row's text (``restore.detection``), from the same model pass. A resume point (a
+    checkpoint) falls at least every ``checkpoint_rows`` rows. ``job`` (for instance the model
+    and backend) is recorded in the checkpoint with the batching settings; resuming with a
+    different job or field is refused. Raises :class:`InputError` for a missing, binary
     or unreadable input, or a ``field`` the first row lacks.
     """
     if resume and overwrite:
         raise ValueError("resume and overwrite exclude each other")
+    if checkpoint_rows < 1:
+        raise ValueError(f"checkpoint_rows must be at least 1, got {checkpoint_rows}")
     if detect and not restorer.detects:
         from restore.detection import DetectionUnavailable
 
@@ -136,6 +148,7 @@ def run_batch(
         **(job or {}),
         "batch_size": restorer.batch_size,
         "read_ahead": restorer.read_ahead,
+        "checkpoint_rows": checkpoint_rows,
         "include_units": include_units,
         "detect": detect,
     }
@@ -152,7 +165,15 @@ def run_batch(
     _open_outputs(paths, state)
     if resumed_at:
         logger.info("resuming %s at input line %d (%d rows)", paths.out, resumed_at, state.rows)
-    _process(restorer, paths, state, include_units=include_units, detect=detect, progress=progress)
+    _process(
+        restorer,
+        paths,
+        state,
+        include_units=include_units,
+        detect=detect,
+        progress=progress,
+        checkpoint_rows=checkpoint_rows,
+    )
     summary = _summary(state, paths, resumed_at=resumed_at)
     logger.info(
         "%d rows restored, %d malformed rows (in %s), %d blank lines",
@@ -172,6 +193,7 @@ def _process(
     include_units: bool,
     detect: bool,
     progress: bool,
+    checkpoint_rows: int,
 ) -> None:
     """Read the input from the checkpoint on, write rows and errors, checkpoint as it goes."""
     with (
@@ -183,22 +205,26 @@ def _process(
         fin.seek(state.offset)
         pending: deque[_Entry] = deque()
         texts = _read_rows(fin, state, state.field, pending)
-        for window in restorer.iter_windows(texts):
+        shown = state.line
+        for window in restorer.iter_windows(texts, max_documents=checkpoint_rows):
             for result in window:
-                _write_errors(pending, ferr, state, bar)
+                _write_errors(pending, ferr, state)
                 entry = pending.popleft()
                 row = _output_row(entry.row, result, include_units)
                 if detect:
                     row[SPIN_FIELD] = _spin(restorer, entry.row[state.field], result)
                 fout.write(_json_line(row))
                 state.rows += 1
-                _advance(state, entry, bar)
+                _advance(state, entry)
             # Only at window ends: a resumed run then forms the same windows from here on, so
             # its batches, and every float they produce, are the same as in one run.
             _commit(state, fout, ferr, paths.checkpoint)
-        _write_errors(pending, ferr, state, bar)
+            bar.update(state.line - shown)
+            shown = state.line
+        _write_errors(pending, ferr, state)
         state.complete = True
         _commit(state, fout, ferr, paths.checkpoint)
+        bar.update(state.line - shown)
 
 
 def _output_row(row: dict, result, include_units: bool) -> dict:
@@ -290,7 +316,7 @@ def _error(line_no: int, offset: int, message: str, data: bytes) -> _Entry:
     return _Entry(line_no, offset, error=record)
 
 
-def _write_errors(pending: deque[_Entry], ferr: BinaryIO, state: _Checkpoint, bar=None) -> None:
+def _write_errors(pending: deque[_Entry], ferr: BinaryIO, state: _Checkpoint) -> None:
     """Write out the queued lines before the next valid row (or all, at the end)."""
     while pending and pending[0].row is None:
         entry = pending.popleft()
@@ -299,12 +325,10 @@ def _write_errors(pending: deque[_Entry], ferr: BinaryIO, state: _Checkpoint, ba
             state.errors += 1
         else:
             state.blank += 1
-        _advance(state, entry, bar)
+        _advance(state, entry)
 
 
-def _advance(state: _Checkpoint, entry: _Entry, bar) -> None:
-    if bar is not None:
-        bar.update(entry.line - state.line)
+def _advance(state: _Checkpoint, entry: _Entry) -> None:
     state.line, state.offset = entry.line, entry.end_offset
 
 
@@ -413,4 +437,12 @@ def _progress(enabled: bool, total: int, initial: int):
         return _NoBar()
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=initial, unit="rows", desc="restore", dynamic_ncols=True)
+    # smoothing=0: the rate is the average since the start, as rows arrive a window at a time.
+    return tqdm(
+        total=total,
+        initial=initial,
+        unit="rows",
+        desc="restore",
+        dynamic_ncols=True,
+        smoothing=0,
+    )

@@ -168,6 +168,8 @@ def _write(text: str) -> None:
 
 
 def _batch_parser() -> argparse.ArgumentParser:
+    from restore.batch import DEFAULT_CHECKPOINT_ROWS
+
     parser = argparse.ArgumentParser(
         prog="restore batch",
         description="Restore a field of every row of a JSONL file. Output rows keep every "
@@ -183,6 +185,12 @@ def _batch_parser() -> argparse.ArgumentParser:
     again.add_argument("--resume", action="store_true", help="continue an interrupted job")
     again.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--checkpoint-rows",
+        type=int,
+        default=DEFAULT_CHECKPOINT_ROWS,
+        help=f"a resume point at least every this many rows (default: {DEFAULT_CHECKPOINT_ROWS})",
+    )
     parser.add_argument(
         "--units", action="store_true", help="add each row's unit reports (guard decisions)"
     )
@@ -209,7 +217,10 @@ def _run_batch(args: argparse.Namespace) -> int:
     if args.ray:
         return _run_ray_batch(args)
     from restore.batch import run_batch
+    from restore.errors import InputError
 
+    if args.checkpoint_rows < 1:
+        raise InputError("--checkpoint-rows must be at least 1")
     restorer = _load_restorer(args)
     summary = run_batch(
         restorer,
@@ -222,6 +233,7 @@ def _run_batch(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         include_units=args.units,
         detect=args.detect,
+        checkpoint_rows=args.checkpoint_rows,
         job={
             "model": str(args.model),
             "backend": args.backend,

@@ -336,23 +336,28 @@ keep_numbers=True, keep_names=True)
         for window in self.iter_windows(texts):
             yield from window
 
-    def iter_windows(self, texts: Iterable[str]) -> Iterator[list[Restoration]]:
+    def iter_windows(
+        self, texts: Iterable[str], *, max_documents: int | None = None
+    ) -> Iterator[list[Restoration]]:
         """Restorations in input order, grouped by the read-ahead window that computed them.
 
-        A window holds whole documents, is cut as soon as it holds ``read_ahead`` units, and
-        its units are batched among themselves only. So the windows (and every float in the
-        results) from a given document on depend only on the documents from there on: a batch
-        job that checkpoints at window ends resumes with byte-identical output.
+        A window holds whole documents, is cut as soon as it holds ``read_ahead`` units (or
+        ``max_documents`` documents), and its units are batched among themselves only. So the
+        windows (and every float in the results) from a given document on depend only on the
+        documents from there on: a batch job that checkpoints at window ends resumes with
+        byte-identical output.
         """
         if isinstance(texts, (str, bytes)):
             raise TypeError("restore_batch/restore_iter take an iterable of str, not one str")
+        if max_documents is not None and max_documents < 1:
+            raise ValueError(f"max_documents must be at least 1, got {max_documents}")
         documents: list[_Document] = []
         window: list[tuple[_Document, _Planned]] = []
         for text in texts:
             document = self._plan(text)
             documents.append(document)
             window.extend((document, u) for u in document.units if u.model_input is not None)
-            if len(window) >= self.read_ahead:
+            if len(window) >= self.read_ahead or len(documents) == max_documents:
                 self._run(window)
                 yield [d.result() for d in documents]
                 documents, window = [], []

@@ -137,12 +137,28 @@ def test_resume_after_a_crash_gives_the_same_bytes(tmp_path, tiny_model):
     assert default_paths(out)[0].read_bytes() == default_paths(reference)[0].read_bytes()
 
 
-def test_sigkill_mid_file_then_resume_gives_the_same_file(tmp_path, tiny_model):
+@pytest.mark.parametrize(
+    "batching",
+    [
+        ["--batch-size", "4"],  # many read-ahead windows of 64 units
+        ["--checkpoint-rows", "10"],  # the whole job in one 512-unit window: cut by rows
+    ],
+)
+def test_sigkill_mid_file_then_resume_gives_the_same_file(tmp_path, tiny_model, batching):
     rows = _rows(120)
     source = _write_jsonl(tmp_path / "in.jsonl", [*rows[:50], "not json", *rows[50:]])
     reference = tmp_path / "reference.jsonl"
-    restorer = Restorer.from_pretrained(tiny_model, threads=1, batch_size=4)
-    run_batch(restorer, source, reference, progress=False, include_units=True)
+    batch_size = int(batching[1]) if batching[0] == "--batch-size" else 32
+    checkpoint_rows = int(batching[1]) if batching[0] == "--checkpoint-rows" else 64
+    restorer = Restorer.from_pretrained(tiny_model, threads=1, batch_size=batch_size)
+    run_batch(
+        restorer,
+        source,
+        reference,
+        progress=False,
+        include_units=True,
+        checkpoint_rows=checkpoint_rows,
+    )
 
     out = tmp_path / "out.jsonl"
     command = [
@@ -156,8 +172,7 @@ def test_sigkill_mid_file_then_resume_gives_the_same_file(tmp_path, tiny_model):
         str(tiny_model),
         "--threads",
         "1",
-        "--batch-size",
-        "4",
+        *batching,
         "--units",
         "--quiet",
     ]
@@ -185,3 +200,71 @@ def test_sigkill_mid_file_then_resume_gives_the_same_file(tmp_path, tiny_model):
     assert "120 rows restored" in resumed.stderr and "1 malformed" in resumed.stderr
     assert out.read_bytes() == reference.read_bytes()
     assert default_paths(out)[0].read_bytes() == default_paths(reference)[0].read_bytes()
+
+
+def _units(restorer, rows: list[dict]) -> int:
+    return sum(len(restorer.unit_spans(row["text"])) for row in rows)
+
+
+def test_a_job_shorter_than_one_window_resumes_midway(tmp_path, tiny_model):
+    rows = _rows(60)
+    source = _write_jsonl(tmp_path / "in.jsonl", [*rows[:25], "{broken", *rows[25:]])
+    restorer = Restorer.from_pretrained(tiny_model, threads=1)
+    assert _units(restorer, rows) < restorer.read_ahead  # one read-ahead window, uncut
+    reference = tmp_path / "reference.jsonl"
+    run_batch(restorer, source, reference, progress=False, checkpoint_rows=16)
+
+    class Crash(Exception):
+        pass
+
+    crashing = Restorer.from_pretrained(tiny_model, threads=1)
+    real = crashing.runtime.generate
+    rows_seen = []
+
+    def generate(batch):
+        rows_seen.append(len(batch))
+        if sum(rows_seen) > 40:  # well into the job: past the first 16-row window
+            raise Crash
+        return real(batch)
+
+    crashing.runtime.generate = generate
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(Crash):
+        run_batch(crashing, source, out, progress=False, checkpoint_rows=16)
+    written = len(out.read_bytes().splitlines())
+    assert written > 0 and written % 16 == 0 and written < 60
+    summary = run_batch(restorer, source, out, resume=True, progress=False, checkpoint_rows=16)
+    assert summary.resumed_at_line > 0 and (summary.rows, summary.errors) == (60, 1)
+    assert out.read_bytes() == reference.read_bytes()
+    assert default_paths(out)[0].read_bytes() == default_paths(reference)[0].read_bytes()
+    with pytest.raises(InputError, match="checkpoint_rows"):  # other windows: other batches
+        run_batch(restorer, source, out, resume=True, progress=False, checkpoint_rows=8)
+
+
+def test_progress_advances_a_window_at_a_time(tmp_path, tiny_model, monkeypatch):
+    import restore.batch as batch
+
+    class Bar:
+        def __init__(self, total, initial):
+            self.total, self.updates = total, [initial]
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def update(self, n):
+            self.updates.append(n)
+
+    bars = []
+    monkeypatch.setattr(
+        batch, "_progress", lambda on, total, initial: bars.append(Bar(total, initial)) or bars[-1]
+    )
+    rows = _rows(30)
+    source = _write_jsonl(tmp_path / "in.jsonl", [*rows[:10], "", "{broken", *rows[10:]])
+    restorer = Restorer.from_pretrained(tiny_model, threads=1)
+    run_batch(restorer, source, tmp_path / "out.jsonl", checkpoint_rows=8)
+    (bar,) = bars
+    # Windows of 8, 8, 8 and 6 rows; the blank and broken lines go with the row after them.
+    assert bar.updates == [0, 8, 10, 8, 6, 0] and sum(bar.updates) == bar.total == 32
