@@ -63,6 +63,7 @@ from restore.guard import (
     UNREPRESENTABLE,
 )
 from restore.loading import resolve_model
+from restore.memory import release_free_memory
 from restore.settings import GuardSettings, ModelSettings
 from restore.text import Unit, prepare_unit, segment
 
@@ -437,7 +438,12 @@ keep_numbers=True, keep_names=True)
                 document, unit = window[i]
                 self._finish(unit, output)
             return
-        held = dict(outputs)
+        # Each output is held until its whole document is weighed; the input it came from is
+        # not needed any more (finishing reads the prepared unit and the output).
+        held = {}
+        for i, output in outputs:
+            held[i] = output
+            window[i][1].model_input = None
         documents: dict[int, list[int]] = {}
         for i, (document, _) in enumerate(window):
             documents.setdefault(id(document), []).append(i)
@@ -455,6 +461,7 @@ keep_numbers=True, keep_names=True)
             chunk = order[first : first + self.batch_size]
             batch = [units[i].model_input for i in chunk]
             generations = self.format.run(self.runtime, batch, self.encoder)
+            release_free_memory()  # the batch's activations: see restore.memory
             if len(generations) != len(chunk):
                 raise RuntimeError(
                     f"the backend returned {len(generations)} outputs for {len(chunk)} inputs"

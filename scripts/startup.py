@@ -5,9 +5,11 @@
 
 Runs the command (``restore`` by default, after ``--`` any other) ``--runs`` times, feeding it
 ``--text`` (default: a one-sentence example) or the bytes of ``--input`` on stdin, and reports the
-median and maximum wall time and peak RSS (each child's own, from ``wait4``), the exit codes
-and whether every run wrote the same output. Nothing is timed inside the process: the figures
-include the interpreter, the imports and loading the model, as a user waits for them.
+median and maximum wall time and peak RSS (each child's own, from ``wait4``), the exit codes and
+whether every run wrote the same output, with the CPU seconds used and the load average at the
+end (on a busy machine, wall time includes waiting for a core). Nothing is timed inside the
+process: the figures include the interpreter, the imports and loading the model, as a user
+waits for them.
 
     python scripts/startup.py --runs 5                      # one sentence
     python scripts/startup.py --runs 5 --text ""            # empty stdin
@@ -31,12 +33,14 @@ SENTENCE = "The minister enumerated newspapermen that the rumbles would continue
 
 
 class Run(NamedTuple):
-    """One run of the command: wall seconds, peak RSS in MB, exit code and its stdout."""
+    """One run of the command: wall seconds, peak RSS in MB, exit code, its stdout, and the CPU
+    seconds it used (user + system: on a busy machine, wall time waits for a core too)."""
 
     seconds: float
     peak_rss_mb: float
     returncode: int
     output: bytes
+    cpu_seconds: float = 0.0
 
 
 def run_once(command: list[str], stdin: bytes) -> Run:
@@ -59,7 +63,8 @@ def run_once(command: list[str], stdin: bytes) -> Run:
         fout.seek(0)
         output = fout.read()
     # ru_maxrss is in kilobytes on Linux.
-    return Run(seconds, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), output)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(seconds, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), output, cpu)
 
 
 def summarise(runs: list[Run]) -> dict:
@@ -70,6 +75,7 @@ def summarise(runs: list[Run]) -> dict:
         "runs": len(runs),
         "median_s": round(statistics.median(seconds), 2),
         "max_s": round(max(seconds), 2),
+        "median_cpu_s": round(statistics.median(r.cpu_seconds for r in runs), 2),
         "median_peak_rss_mb": round(statistics.median(rss), 1),
         "max_peak_rss_mb": round(max(rss), 1),
         "returncodes": sorted({r.returncode for r in runs}),
@@ -96,7 +102,12 @@ def main(argv: list[str] | None = None) -> int:
     else:
         stdin = (SENTENCE if args.text is None else args.text).encode("utf-8")
     runs = [run_once(command, stdin) for _ in range(args.runs)]
-    summary = {"command": command, "stdin_bytes": len(stdin), **summarise(runs)}
+    summary = {
+        "command": command,
+        "stdin_bytes": len(stdin),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        **summarise(runs),
+    }
     print(json.dumps(summary, indent=2))
     first = runs[0].output.decode("utf-8", errors="replace")
     print(f"output of the first run ({len(runs[0].output)} bytes): {first[:300]!r}")

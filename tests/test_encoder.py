@@ -114,3 +114,18 @@ def test_the_default_model_loads_and_restores_without_transformers():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.splitlines() == ["Police arrested two men on Friday.", "False"]
+
+
+def test_candidate_vectors_in_chunks_equal_one_piece(monkeypatch):
+    import restore.tagger.model as tagger_model
+
+    config, _ = _bert()
+    torch.manual_seed(0)
+    model = SpinTagger(config).eval()
+    pieces = torch.randint(0, SHAPE["vocab_size"], (50, 6), generator=torch.Generator())
+    mask = (torch.arange(6)[None] < torch.randint(1, 7, (50, 1))).float()
+    with torch.inference_mode():
+        whole = (model.embeddings(pieces) * mask.unsqueeze(-1)).sum(-2)
+        whole = whole / mask.sum(-1, keepdim=True).clamp(min=1)
+        monkeypatch.setattr(tagger_model, "CANDIDATE_CHUNK", 7)
+        assert torch.equal(model.candidate_vectors(pieces, mask), whole)

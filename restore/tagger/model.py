@@ -30,6 +30,8 @@ from restore.tagger.input import CANDIDATE_FEATURES, SITE_FEATURES
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
+# Distinct candidates whose piece vectors are summed at a time (1,024 x 6 pieces x 384: 9 MB).
+CANDIDATE_CHUNK = 1024
 
 
 @dataclass
@@ -108,12 +110,26 @@ class SpinTagger(nn.Module):
         queries = self.query(site_hidden)
         # Each distinct candidate is embedded once and scored against every site: a [S, U]
         # product is far smaller than embedding [S, K, P] piece vectors.
-        pieces = self.embeddings(batch.pieces) * batch.piece_mask.unsqueeze(-1)
-        distinct = pieces.sum(-2) / batch.piece_mask.sum(-1, keepdim=True).clamp(min=1)
+        distinct = self.candidate_vectors(batch.pieces, batch.piece_mask)
         match = torch.gather(queries @ distinct.T, 1, batch.cand_index) * self._scale
         cand_logits = match + self.evidence(batch.cand_features).squeeze(-1)
         cand_logits = cand_logits.masked_fill(~batch.cand_mask, float("-inf"))
         return TaggerOutput(word_logits, cand_logits, queries)
+
+    def candidate_vectors(self, pieces: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The mean word-piece embedding of each distinct candidate: ``[U, P] -> [U, H]``.
+
+        Computed :data:`CANDIDATE_CHUNK` candidates at a time: a batch holds 10,000 and more
+        distinct candidates, and their ``[U, P, H]`` piece vectors at once (twice, with the
+        mask) took 250 MB for a ``[U, H]`` result. Each row is computed as in one piece.
+        """
+        rows = []
+        for start in range(0, len(pieces), CANDIDATE_CHUNK):
+            chunk_mask = mask[start : start + CANDIDATE_CHUNK]
+            vectors = self.embeddings(pieces[start : start + CANDIDATE_CHUNK])
+            summed = (vectors * chunk_mask.unsqueeze(-1)).sum(-2)
+            rows.append(summed / chunk_mask.sum(-1, keepdim=True).clamp(min=1))
+        return rows[0] if len(rows) == 1 else torch.cat(rows)
 
     def vocab_logits(self, queries: torch.Tensor) -> torch.Tensor:
         """Scores of every word piece as the original at each site: ``[S, V]``."""
