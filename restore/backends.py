@@ -278,7 +278,7 @@ class CTranslate2Generator:
             import ctranslate2
         except ImportError as err:
             raise BackendError(
-                "the ctranslate2 backend needs the ctranslate2 package: pip install 'restore[ct2]'"
+                "the ctranslate2 backend needs the ctranslate2 package: pip install 'unspin[ct2]'"
             ) from err
         ct2_dir = find_ctranslate2_dir(model_dir)
         vocabulary = json.loads((ct2_dir / "shared_vocabulary.json").read_text(encoding="utf-8"))

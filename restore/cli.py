@@ -330,7 +330,7 @@ def _serve_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="restore serve",
         description="Serve a web page and a JSON API (POST /v1/restore, POST /v1/detect, "
-        "GET /healthz, docs at /docs) over one loaded model. Needs pip install 'restore[serve]'.",
+        "GET /healthz, docs at /docs) over one loaded model. Needs pip install 'unspin[serve]'.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1 only)")
     parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
@@ -354,7 +354,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     try:
         from restore.serve import ServeSettings, serve
     except ImportError as err:
-        raise InputError(f"restore serve needs: pip install 'restore[serve]' ({err})") from err
+        raise InputError(f"restore serve needs: pip install 'unspin[serve]' ({err})") from err
     settings = ServeSettings(
         max_body_bytes=args.max_body_bytes,
         max_texts=args.max_texts,

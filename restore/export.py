@@ -55,7 +55,7 @@ def export_ctranslate2(
     try:
         import ctranslate2
     except ImportError as err:
-        raise BackendError("exporting needs ctranslate2: pip install 'restore[ct2]'") from err
+        raise BackendError("exporting needs ctranslate2: pip install 'unspin[ct2]'") from err
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"quantization must be one of {QUANTIZATIONS}, got {quantization!r}")
     src, out = Path(model_dir), Path(out_dir)

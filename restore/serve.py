@@ -6,7 +6,7 @@ one declaration (rendered at ``/docs`` by a packaged page, not FastAPI's CDN-hos
 The model is loaded once; each request's model call runs in a worker thread
 (never on the event loop), at most ``max_concurrency`` at a time, under a timeout.
 
-    pip install "restore[serve]"
+    pip install "unspin[serve]"
     restore serve --port 8000            # http://127.0.0.1:8000/
 
 API (JSON, UTF-8):

@@ -1,10 +1,12 @@
 """Start-up time and peak memory of the ``restore`` command, each run in a fresh process.
 
-    python scripts/startup.py [--runs 5] [--text TEXT | --input FILE] [--json OUT.json]
-                              [-- restore ARGS...]
+    python scripts/startup.py [--runs 5] [--text TEXT | --input FILE [--field F]]
+                              [--repeat-to BYTES] [--json OUT.json] [-- restore ARGS...]
 
 Runs the command (``restore`` by default, after ``--`` any other) ``--runs`` times, feeding it
-``--text`` (default: a one-sentence example) or the bytes of ``--input`` on stdin, and reports the
+``--text`` (default: a one-sentence example) or the bytes of ``--input`` (with ``--field``, a
+JSONL file's documents joined by blank lines) on stdin, repeated up to ``--repeat-to`` bytes if
+asked, and reports the
 median and maximum wall time and peak RSS (each child's own, from ``wait4``), the exit codes and
 whether every run wrote the same output, with the CPU seconds used and the load average at the
 end (on a busy machine, wall time includes waiting for a core). Nothing is timed inside the
@@ -13,7 +15,8 @@ waits for them.
 
     python scripts/startup.py --runs 5                      # one sentence
     python scripts/startup.py --runs 5 --text ""            # empty stdin
-    python scripts/startup.py --runs 1 --input big.txt      # a large document
+    python scripts/startup.py --runs 1 --input tests/data/tiny_news.jsonl --field text \
+        --repeat-to 1000000                                 # one 1 MB document
 """
 
 from __future__ import annotations
@@ -67,6 +70,26 @@ def run_once(command: list[str], stdin: bytes) -> Run:
     return Run(seconds, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), output, cpu)
 
 
+def document(data: bytes, *, field: str | None = None, repeat_to: int | None = None) -> bytes:
+    """The stdin to feed: ``data``, or with ``field`` the JSONL rows' ``field`` joined by blank
+    lines; with ``repeat_to``, repeated (blank lines between copies) and cut to that many bytes
+    at a character boundary.
+
+    >>> document(b'{"t": "a b"}\\n{"t": "c"}\\n', field="t")
+    b'a b\\n\\nc'
+    >>> document("né".encode(), repeat_to=7)  # "né\\n\\nné" cut inside the second é
+    b'n\\xc3\\xa9\\n\\nn'
+    """
+    if field is not None:
+        rows = [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
+        data = "\n\n".join(row[field] for row in rows).encode("utf-8")
+    if repeat_to is None:
+        return data
+    copies = -(-repeat_to // (len(data) + 2))  # ceiling
+    text = b"\n\n".join([data] * copies)[:repeat_to]
+    return text.decode("utf-8", errors="ignore").encode("utf-8")
+
+
 def summarise(runs: list[Run]) -> dict:
     """Medians and maxima over the runs, their exit codes, and whether the outputs agree."""
     seconds = [r.seconds for r in runs]
@@ -91,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--text", help="stdin for the command (default: one spun sentence)")
     source.add_argument("--input", type=Path, help="a file whose bytes are the command's stdin")
+    parser.add_argument("--field", help="--input is JSONL: its documents' field, blank-line joined")
+    parser.add_argument("--repeat-to", type=int, help="repeat the input up to this many bytes")
     parser.add_argument("--json", type=Path, help="also write the summary here")
     parser.add_argument("command", nargs="*", help="the command (default: restore)")
     args = parser.parse_args(argv)
@@ -98,9 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which(command[0]) is None:
         parser.error(f"{command[0]} is not on PATH")
     if args.input is not None:
-        stdin = args.input.read_bytes()
+        data = args.input.read_bytes()
     else:
-        stdin = (SENTENCE if args.text is None else args.text).encode("utf-8")
+        data = (SENTENCE if args.text is None else args.text).encode("utf-8")
+    stdin = document(data, field=args.field, repeat_to=args.repeat_to)
     runs = [run_once(command, stdin) for _ in range(args.runs)]
     summary = {
         "command": command,

@@ -82,3 +82,10 @@ def test_startup_summary_by_hand():
     assert summary["median_s"] == 2.0 and summary["max_s"] == 3.0
     assert summary["median_peak_rss_mb"] == 405.0 and summary["max_peak_rss_mb"] == 410.0
     assert summary["returncodes"] == [0, 1] and not summary["same_output"]
+
+
+def test_startup_builds_its_documents():
+    startup = load("startup")
+    assert startup.document(b'{"t": "a b"}\n{"t": "c"}\n', field="t") == b"a b\n\nc"
+    assert startup.document("né".encode(), repeat_to=7) == "né\n\nn".encode()
+    assert startup.document(b"x", repeat_to=1) == b"x"
