@@ -967,23 +967,32 @@ def test_refit_sites_reads_the_evidence_in_the_restored_context(lm):
 
 
 def test_refinement_rescores_only_the_unsure_sites(engine):
-    unit = encoded(engine, "The fete ejects journalists outside the depository.")
-    plain = engine.score([unit])[0]
-    confidences = sorted(p.confidence for p in plain.proposals)
-    engine.refine_above = (confidences[0] + confidences[-1]) / 2  # some sure, some not
+    from restore.tagger.input import refit_sites
+
+    unit = encoded(engine, "The fete ejects journalists.")
+    fete, ejects = unit.sites
+    # The network's say, set by hand: "ejects" is surely spun and surely "greets"; "fete" is
+    # unsure, its candidates even.
+    spins = [0.0] * len(unit.tokens)
+    spins[fete.first], spins[ejects.first] = 0.2, 1.0
+    sure = np.log(np.array([0.98, 0.01, 0.01]))
+    even = np.log(np.full(len(fete.candidates), 1 / len(fete.candidates)))
+    engine.refine_above = 0.5
     try:
-        refined = engine.score([unit])[0]
-        engine.refine_above = 1.0 + 1e-9  # no site is that sure: nothing changes
-        assert engine.score([unit])[0] == plain
+        sites, log_probs = engine.refine(unit, spins, [even, sure])
     finally:
         engine.refine_above = None
-    assert refined.words == plain.words
-    for before, after in zip(plain.proposals, refined.proposals):
-        if before.confidence >= (confidences[0] + confidences[-1]) / 2:
-            assert after == before  # a sure site is kept as it was
-    changed = [a for b, a in zip(plain.proposals, refined.proposals) if a != b]
-    assert changed, "an unsure site's evidence changes with its restored neighbours"
-    assert all(0.0 <= p.confidence <= 1.0 for p in refined.proposals)
+    assert sites[1] is ejects and np.array_equal(log_probs[1], sure)  # the sure site is kept
+    (expected,) = refit_sites(
+        unit, {1: "greets"}, [0], TABLE, lm=engine.lm, context=engine.context, max_candidates=8
+    )
+    assert np.array_equal(sites[0].features, expected.features)
+    old, new = engine._evidence([fete.features, expected.features])
+    shifted = even - old + new
+    assert np.allclose(log_probs[0], shifted - np.logaddexp.reduce(shifted))
+    assert np.isclose(np.exp(log_probs[0]).sum(), 1.0)
+    # "the party greets journalists" is in the counts: "party" gains once "ejects" is back.
+    assert sites[0].features[0, 0] > fete.features[0, 0]
 
 
 def test_choice_signals_count_each_reachable_site_once(tagger_model_dir):

@@ -59,6 +59,7 @@ FEATURES = (
 SUSPECT = 0.5
 # Fewer other suspicious words than this in its unit make an edit "lone".
 LONE_BELOW = 3
+_ROWS_AT_ONCE = 4096
 
 
 class _ProposalRule:
@@ -211,8 +212,14 @@ class EditTrees(_ProposalRule):
 
     def log_odds(self, features: np.ndarray) -> np.ndarray:
         """``bias`` plus the leaf each tree sends each row of ``features`` to."""
-        roots, feature, threshold, left, right, value, inner = self._arrays
         x = np.asarray(features, dtype=np.float64)
+        # Walked a block of rows at a time: a whole document's proposals at once make
+        # (rows x trees) index arrays of hundreds of megabytes.
+        blocks = [self._walk(x[i : i + _ROWS_AT_ONCE]) for i in range(0, len(x), _ROWS_AT_ONCE)]
+        return np.concatenate(blocks) if blocks else np.zeros(0)
+
+    def _walk(self, x: np.ndarray) -> np.ndarray:
+        roots, feature, threshold, left, right, value, inner = self._arrays
         rows = np.arange(len(x))[:, None]
         node = np.broadcast_to(roots, (len(x), len(roots)))
         while inner[node].any():
