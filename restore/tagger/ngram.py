@@ -57,10 +57,10 @@ class NgramModel:
         self.vocab = list(vocab)
         self.ids = {w: i for i, w in enumerate(self.vocab)}
         self.manifest = manifest
-        self._unigrams = arrays["unigrams"].astype(np.int64)
-        self._bigram_keys = arrays["bigram_keys"].astype(np.int64)
+        self._unigrams = arrays["unigrams"].astype(np.int64, copy=False)
+        self._bigram_keys = arrays["bigram_keys"].astype(np.int64, copy=False)
         self._bigram_counts = arrays["bigram_counts"]
-        self._trigram_keys = arrays["trigram_keys"].astype(np.int64)
+        self._trigram_keys = arrays["trigram_keys"].astype(np.int64, copy=False)
         self._trigram_counts = arrays["trigram_counts"]
         self._size = len(self.vocab)
         self._total = int(self._unigrams.sum())
