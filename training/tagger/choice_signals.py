@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from restore.tagger.input import refit_sites
-from training.tagger.edit_rule import gold_swaps
+from training.tagger.edit_rule import spun_units
 
 SIGNALS = (
     "network",
@@ -37,12 +37,7 @@ def choice_signals(
 ) -> dict[str, float]:
     """The share of reachable sites each of :data:`SIGNALS` gets right, and ``reachable``."""
     engine = restorer.runtime.engine
-    units, golds = [], []
-    for row in rows:
-        gold = gold_swaps(row)
-        for start, end in restorer.unit_spans(row["spun"]):
-            units.append(engine.encode_text(row["spun"][start:end]))
-            golds.append({(a - start, b - start): o for (a, b), o in gold.items()})
+    units, golds = zip(*spun_units(restorer, rows)) if rows else ((), ())
     right = dict.fromkeys(SIGNALS, 0)
     reachable = 0
     saved, engine.refine_above = engine.refine_above, refine_above

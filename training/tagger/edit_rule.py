@@ -36,6 +36,20 @@ def labelled_features(restorer, rows: Sequence[Mapping[str, Any]]) -> tuple[np.n
     return x, np.asarray(labels, dtype=bool)
 
 
+def spun_units(restorer, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, dict]]:
+    """Each unit of ``rows``' spun texts as ``restorer``'s tagger reads it
+    (:class:`restore.tagger.input.UnitInput`), with the gold swaps inside it in unit offsets."""
+    engine = restorer.runtime.engine
+    found = []
+    for row in rows:
+        gold = gold_swaps(row)
+        for start, end in restorer.unit_spans(row["spun"]):
+            unit = engine.encode_text(row["spun"][start:end])
+            inside = {(a - start, b - start): o for (a, b), o in gold.items() if start <= a < end}
+            found.append((unit, inside))
+    return found
+
+
 def gold_swaps(row: Mapping[str, Any]) -> dict[tuple[int, int], str]:
     """The original (lower case) of each spinner swap of a pair row, by its span in the spun
     text; a clean row has none."""

@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from restore.tagger.ngram import BOS, EOS, SPECIALS, UNK, lm_token, lm_tokens
-from training.tagger.edit_rule import gold_swaps
+from training.tagger.edit_rule import spun_units
 
 logger = logging.getLogger(__name__)
 
@@ -316,12 +316,7 @@ def collect_choices(
     """A :class:`SiteChoice` for each reachable spun site of ``rows`` (pair rows), the network
     read by ``restorer``'s engine in the spun text, the counts in the spun context."""
     engine = restorer.runtime.engine
-    units, golds = [], []
-    for row in rows:
-        gold = gold_swaps(row)
-        for start, end in restorer.unit_spans(row["spun"]):
-            units.append(engine.encode_text(row["spun"][start:end]))
-            golds.append({(a - start, b - start): o for (a, b), o in gold.items()})
+    units, golds = zip(*spun_units(restorer, rows)) if rows else ((), ())
     choices = []
     for first in range(0, len(units), batch):
         chunk, gold_chunk = units[first : first + batch], golds[first : first + batch]
