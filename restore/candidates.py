@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -58,8 +58,7 @@ class CandidateTable:
 
     def __init__(self, entries: dict[str, tuple[float, list[str]]]):
         self.entries = {k: (float(s), tuple(c)) for k, (s, c) in entries.items()}
-        self._keys = {tuple(k.split(" ")): (s, c) for k, (s, c) in self.entries.items()}
-        self._max_len = max((len(k) for k in self._keys), default=0)
+        self._max_len = max((k.count(" ") + 1 for k in self.entries), default=0)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -91,32 +90,34 @@ class CandidateTable:
         tokens = tokenize(unit)
         return [
             Match(start, end, entry[1], entry[0])
-            for start, end, entry in match_keys(tokens, self._keys, self._max_len, limit)
+            for start, end, _, entry in match_keys(tokens, self.entries, self._max_len, limit)
         ]
 
 
 def match_keys(
     tokens: Sequence[Token],
-    keys: dict[tuple[str, ...], T],
+    keys: Mapping[str, T],
     max_len: int,
     limit: int | None = None,
-) -> list[tuple[int, int, T]]:
-    """``(start, end, keys[key])`` for the words and phrases of a unit's ``tokens`` found in
-    ``keys`` (lower-cased token tuples), longest first, left to right, at most ``limit`` of them.
+) -> list[tuple[int, int, str, T]]:
+    """``(start, end, key, keys[key])`` for the words and phrases of a unit's ``tokens`` found in
+    ``keys`` (lower-cased tokens joined by single spaces), longest first, left to right, at most
+    ``limit`` of them.
 
     A capitalised word counts only at the start of the unit or after sentence punctuation:
     anywhere else it is probably a name, which a spinner leaves alone.
     """
     words = [t.text.lower() for t in tokens]
-    found: list[tuple[int, int, T]] = []
+    found: list[tuple[int, int, str, T]] = []
     i = 0
     while i < len(tokens) and (limit is None or len(found) < limit):
         hit = None
         if tokens[i].kind == "word" and not is_mid_sentence_capital(tokens, i):
             for length in range(min(max_len, len(tokens) - i), 0, -1):
-                entry = keys.get(tuple(words[i : i + length]))
+                key = " ".join(words[i : i + length])
+                entry = keys.get(key)
                 if entry is not None:
-                    hit = (tokens[i].start, tokens[i + length - 1].end, entry)
+                    hit = (tokens[i].start, tokens[i + length - 1].end, key, entry)
                     i += length
                     break
         if hit:

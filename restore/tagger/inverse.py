@@ -109,8 +109,7 @@ class InverseTable:
         # Per original, the entry's word count under each relation listing the key (0: none).
         self._sizes = sizes
         self._rows = {words[i]: n for n, i in enumerate(key_ids.tolist())}
-        self._keys = {tuple(k.split(" ")): k for k in self._rows}
-        self.max_words = max((len(k) for k in self._keys), default=0)
+        self.max_words = max((k.count(" ") + 1 for k in self._rows), default=0)
         self.candidates = lru_cache(maxsize=65536)(self._candidates)
 
     def __len__(self) -> int:
@@ -163,7 +162,7 @@ class InverseTable:
     def match(self, tokens: Sequence[Token]) -> list[Site]:
         """The table's words and phrases among a unit's ``tokens``, longest first, left to
         right; names (capitalised words inside a sentence) are left alone."""
-        return [Site(s, e, key) for s, e, key in match_keys(tokens, self._keys, self.max_words)]
+        return [Site(s, e, key) for s, e, key, _ in match_keys(tokens, self._rows, self.max_words)]
 
     @classmethod
     def load(cls, path: str | Path) -> InverseTable:
