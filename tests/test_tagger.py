@@ -49,6 +49,12 @@ def encoded(engine, text):
     return engine.encode_text(text)
 
 
+def swap(text, word, original):
+    """A spinner's substitution of ``original`` by ``word`` (its first occurrence in ``text``)."""
+    at = text.index(word)
+    return {"spun_start": at, "spun_end": at + len(word), "original": original}
+
+
 def build_tiny_encoder(folder) -> None:
     """A random 2-layer BERT and a word-piece tokenizer trained on the fixture text."""
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
@@ -592,10 +598,9 @@ def test_calibration_scores_every_threshold_and_saves_the_chosen_one(tagger_mode
     shutil.copytree(tagger_model_dir, model)
     restorer = Restorer.from_pretrained(model, threads=1)
     spun = "The fete ejects journalists outside the depository."
-    at = spun.index("fete")
-    swap = {"spun_start": at, "spun_end": at + 4, "original": "party"}
+    fete = swap(spun, "fete", "party")
     rows = [
-        {"spun": spun, "original": spun.replace("fete", "party"), "substitutions": [swap]},
+        {"spun": spun, "original": spun.replace("fete", "party"), "substitutions": [fete]},
         {"spun": "The party ended.", "original": "The party ended.", "substitutions": []},
     ]
     result = calibrate(restorer, rows, thresholds=(0.0, 1.01))
@@ -831,14 +836,13 @@ def test_a_choice_rule_is_fitted_on_the_swaps_whose_original_is_a_candidate(rela
     restorer = Restorer.from_pretrained(related_model_dir, threads=1)
     text = "The fete ejects journalists outside the depository."
 
-    def swap(word, original):
-        at = text.index(word)
-        return {"spun_start": at, "spun_end": at + len(word), "original": original}
-
     # The spinner drew from WordNet synonyms: the originals are the syn-listed candidates.
     rows = [
-        {"spun": text, "substitutions": [swap("fete", "Feast"), swap("ejects", "expels")]},
-        {"spun": text, "substitutions": [swap("depository", "vault")]},  # not a candidate
+        {
+            "spun": text,
+            "substitutions": [swap(text, "fete", "Feast"), swap(text, "ejects", "expels")],
+        },
+        {"spun": text, "substitutions": [swap(text, "depository", "vault")]},  # not a candidate
     ] * 3
     examples = choice_examples(restorer, rows)
     assert len(examples) == 6
@@ -877,13 +881,9 @@ def test_the_swap_funnel_puts_every_gold_swap_in_one_bucket(tagger_model_dir):
     proposals = {(s + p.start, s + p.end): p.restored for s, _, u in units for p in u.proposals}
     fete = proposals[(4, 8)]
 
-    def swap(word, original):
-        at = text.index(word)
-        return {"spun_start": at, "spun_end": at + len(word), "original": original}
-
     rows = [
-        {"spun": text, "substitutions": [swap("fete", fete), swap("The", "A")]},
-        {"spun": text, "substitutions": [swap("fete", "zeppelin")]},
+        {"spun": text, "substitutions": [swap(text, "fete", fete), swap(text, "The", "A")]},
+        {"spun": text, "substitutions": [swap(text, "fete", "zeppelin")]},
     ]
     loose = swap_funnel(restorer, rows, threshold=0.0)
     assert loose["gold"] == 3 == sum(loose[b] for b in BUCKETS)
@@ -1002,11 +1002,8 @@ def test_choice_signals_count_each_reachable_site_once(tagger_model_dir):
     restorer = Restorer.from_pretrained(tagger_model_dir, threads=1)
     text = "The fete ejects journalists outside the depository."
 
-    def swap(word, original):
-        at = text.index(word)
-        return {"spun_start": at, "spun_end": at + len(word), "original": original}
-
-    rows = [{"spun": text, "substitutions": [swap("fete", "party"), swap("ejects", "zap")]}]
+    subs = [swap(text, "fete", "party"), swap(text, "ejects", "zap")]
+    rows = [{"spun": text, "substitutions": subs}]
     shares = choice_signals(restorer, rows)
     assert shares["reachable"] == 1  # "zap" is not a candidate of "ejects"
     assert set(shares) == {"reachable", *SIGNALS}

@@ -45,15 +45,15 @@ import json
 import logging
 import math
 import time
-from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from restore.tagger.ngram import BOS, EOS, SPECIALS, UNK, lm_token, lm_tokens
+from restore.tagger.ngram import BOS, EOS, UNK, lm_token, lm_tokens
 from training.tagger.edit_rule import spun_units
+from training.tagger.ngram import token_stream
 
 logger = logging.getLogger(__name__)
 
@@ -225,25 +225,9 @@ def count_fillin(
     ``max_words`` tokens (0: no limit); n-grams of order 2+ seen under ``min_count`` times are
     pruned."""
     started = time.time()
-    ids_of: dict[str, int] = {t: i for i, t in enumerate(SPECIALS)}
-    stream = array("i")
-    bos, eos = ids_of[BOS], ids_of[EOS]
-    paragraphs_read = words = 0
-    for text in paragraphs:
-        tokens = lm_tokens(text)
-        if not tokens:
-            continue
-        stream.extend((bos, bos))
-        stream.extend(ids_of.setdefault(t, len(ids_of)) for t in tokens)
-        stream.extend((eos, eos))
-        paragraphs_read += 1
-        words += len(tokens)
-        if max_words and words >= max_words:
-            break
+    ids, ids_of, paragraphs_read, words = token_stream(paragraphs, max_words=max_words, ends=2)
     if not paragraphs_read:
         raise FillInError("no text to count")
-    ids = np.frombuffer(stream, dtype=np.int32).astype(np.int64)
-    del stream
     unigrams = np.bincount(ids, minlength=len(ids_of))
     tables = {}
     for n in range(2, order + 1):

@@ -65,29 +65,40 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
+def token_stream(
+    paragraphs: Iterable[str], *, max_words: int = 0, ends: int = 1
+) -> tuple[np.ndarray, dict[str, int], int, int]:
+    """Every paragraph's tokens (:func:`restore.tagger.ngram.lm_tokens`) as ids, one stream:
+    ``<s> <s> tokens`` and ``ends`` times ``</s>`` each, stopping once ``max_words`` tokens were
+    read (0: no limit). Returns the ids (int64), the id of each token (the specials first), and
+    how many paragraphs and tokens were read."""
+    ids_of: dict[str, int] = {t: i for i, t in enumerate(SPECIALS)}
+    stream = array("i")
+    bos, eos = ids_of[BOS], ids_of[EOS]
+    paragraphs_read = words = 0
+    for text in paragraphs:
+        tokens = lm_tokens(text)
+        if not tokens:
+            continue
+        stream.extend((bos, bos))
+        stream.extend(ids_of.setdefault(t, len(ids_of)) for t in tokens)
+        stream.extend((eos,) * ends)
+        paragraphs_read += 1
+        words += len(tokens)
+        if max_words and words >= max_words:
+            break
+    return np.frombuffer(stream, dtype=np.int32).astype(np.int64), ids_of, paragraphs_read, words
+
+
 def build_ngram_model(
     paragraphs: Iterable[str], *, min_count: int = 2, max_words: int = 0
 ) -> NgramModel:
     """Count a trigram model over paragraphs of text, stopping after ``max_words`` tokens
     (0: no limit)."""
     started = time.time()
-    raw_ids: dict[str, int] = {t: i for i, t in enumerate(SPECIALS)}
-    stream = array("i")
-    bos, eos = raw_ids[BOS], raw_ids[EOS]
-    paragraphs_read = 0
-    for text in paragraphs:
-        tokens = lm_tokens(text)
-        if not tokens:
-            continue
-        stream.extend((bos, bos))
-        stream.extend(raw_ids.setdefault(t, len(raw_ids)) for t in tokens)
-        stream.append(eos)
-        paragraphs_read += 1
-        if max_words and len(stream) - 3 * paragraphs_read >= max_words:
-            break
+    ids, raw_ids, paragraphs_read, _ = token_stream(paragraphs, max_words=max_words, ends=1)
     if not paragraphs_read:
         raise NgramError("no text to count")
-    ids = np.frombuffer(stream, dtype=np.int32).astype(np.int64)
     counts = np.bincount(ids, minlength=len(raw_ids))
     keep = counts >= min_count
     keep[: len(SPECIALS)] = True
