@@ -378,6 +378,37 @@ def test_label_unit_marks_spun_words_and_reachable_originals(engine):
     assert labels.vocab[0] == (party[0] if len(party) == 1 else -1)
 
 
+def test_worker_processes_encode_the_same_examples_in_the_same_order(engine, monkeypatch):
+    from training.tagger import data
+
+    monkeypatch.setattr(data, "_BLOCK", 2)  # several blocks from five rows
+    texts = [
+        "The fete ejects journalists.",
+        "The depository greets the crowd.",
+        "The " + "crowd " * 60,  # too long for max_pieces: skipped in both
+        "The party won.",
+        "The fete ejects the crowd from the depository.",
+    ]
+    rows = [{"spun": t, "substitutions": [swap(t, t.split()[1], "party")]} for t in texts]
+    serial = list(data.iter_examples(rows, engine, max_pieces=40, start=1))
+    forked = list(data.iter_examples(rows, engine, max_pieces=40, start=1, workers=2))
+    assert [i for i, _, _ in serial] == [1, 3, 4]
+    assert [i for i, _, _ in forked] == [1, 3, 4]
+    for (_, a, la), (_, b, lb) in zip(serial, forked):
+        assert a.piece_ids == b.piece_ids and la == lb
+        assert [s.candidates for s in a.sites] == [s.candidates for s in b.sites]
+        assert all(np.array_equal(x.features, y.features) for x, y in zip(a.sites, b.sites))
+
+
+def test_a_warm_started_tagger_needs_only_the_encoders_shape(engine, encoder_dir, tmp_path):
+    save_tagger(engine.model, tmp_path, dtype=torch.float32)
+    shape_only = build_tagger(encoder_dir, layers=2, pretrained=False)
+    warm = warm_start(shape_only, tmp_path).eval()
+    batch = collate([encoded(engine, "The fete ejects journalists.")], engine.pieces)
+    with torch.inference_mode():
+        assert torch.equal(warm(batch).word_logits, engine.model(batch).word_logits)
+
+
 def test_training_steps_lower_the_loss(encoder_dir, lm):
     from training.tagger.evaluate import evaluate
     from training.tagger.train import losses

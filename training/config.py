@@ -305,6 +305,9 @@ class TaggerConfig:
     checkpoint_minutes: float = 10.0
     max_pieces: int = 160
     threads: int = 2
+    # Processes that encode training examples (sites, candidates, evidence) beside the training
+    # loop; 0 encodes in the loop's own process. A GPU outruns one encoding process.
+    workers: int = 0
     device: str = "cpu"  # "cuda" on a GPU machine
     seed: int = 0
     weights: str = "best"  # export the best evaluated checkpoint, or the "last"
@@ -313,6 +316,8 @@ class TaggerConfig:
         for name in ("max_candidates", "layers", "batch_size", "eval_steps", "eval_pairs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"tagger.{name} must be at least 1")
+        if self.workers < 0:
+            raise ValueError("tagger.workers must be at least 0")
         if self.max_pieces < 8:
             raise ValueError("tagger.max_pieces must be at least 8")
         if min(self.encoder_lr, self.head_lr, self.minutes, self.checkpoint_minutes) <= 0:

@@ -52,15 +52,20 @@ def load_pieces(encoder_dir: str | Path) -> PieceEncoder:
     return PieceEncoder(tokenizer)
 
 
-def build_tagger(encoder_dir: str | Path, layers: int) -> SpinTagger:
-    """A tagger whose encoder is the lower ``layers`` of a pretrained BERT folder."""
+def build_tagger(encoder_dir: str | Path, layers: int, *, pretrained: bool = True) -> SpinTagger:
+    """A tagger whose encoder is the lower ``layers`` of a pretrained BERT folder; with
+    ``pretrained`` False, only the folder's shape (a tagger to be warm-started, whose weights
+    replace the encoder's anyway: a saved tagger's own folder will do)."""
     from transformers import BertConfig, BertModel
 
     config = BertConfig.from_pretrained(str(encoder_dir))
     config.num_hidden_layers = min(layers, config.num_hidden_layers)
-    pretrained = BertModel.from_pretrained(str(encoder_dir), config=config, add_pooling_layer=False)
     model = SpinTagger(config)
-    model.encoder.load_state_dict(pretrained.state_dict())
+    if pretrained:
+        weights = BertModel.from_pretrained(
+            str(encoder_dir), config=config, add_pooling_layer=False
+        )
+        model.encoder.load_state_dict(weights.state_dict())
     return model
 
 

@@ -8,6 +8,7 @@ candidate), plus the original's word piece for the open-vocabulary loss.
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 import random
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -50,11 +51,38 @@ def label_unit(
 
 
 def iter_examples(
-    rows, engine: TaggerEngine, max_pieces: int, start: int = 0
+    rows, engine: TaggerEngine, max_pieces: int, start: int = 0, workers: int = 0
 ) -> Iterator[tuple[int, UnitInput, Labels]]:
     """``(row index, unit, labels)`` from ``start`` on; units too long for the encoder are
-    skipped."""
-    for index in range(start, len(rows)):
+    skipped. With ``workers`` > 1, forked processes encode blocks of rows (the inverse table
+    and counts shared by the fork) and the examples come back in the same order."""
+    if workers <= 1:
+        yield from _examples(rows, engine, max_pieces, start, len(rows))
+        return
+    global _SHARED
+    _SHARED = (rows, engine, max_pieces)
+    blocks = [(a, min(a + _BLOCK, len(rows))) for a in range(start, len(rows), _BLOCK)]
+    # Fork, not spawn: the workers need the loaded tables, never the network (on a GPU, they
+    # never touch CUDA).
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        for examples in pool.imap(_encode_block, blocks):
+            yield from examples
+
+
+# Rows per block a worker encodes, and what the forked workers read (set before the fork).
+_BLOCK = 256
+_SHARED: tuple[Any, TaggerEngine, int] | None = None
+
+
+def _encode_block(bounds: tuple[int, int]) -> list[tuple[int, UnitInput, Labels]]:
+    rows, engine, max_pieces = _SHARED
+    return list(_examples(rows, engine, max_pieces, *bounds))
+
+
+def _examples(
+    rows, engine: TaggerEngine, max_pieces: int, start: int, end: int
+) -> Iterator[tuple[int, UnitInput, Labels]]:
+    for index in range(start, end):
         row = rows[index]
         prepared = prepare_unit(row["spun"])
         # Substitution offsets are in the spun text: pairs are stored normalised, and a row
@@ -74,7 +102,7 @@ def iter_batches(
     """Batches of examples from row ``start`` on, sorted by length inside windows of
     ``window`` batches (less padding), the windows' batches in a seeded random order. Each
     comes with the row to resume from: the start of its window, until the window is done."""
-    examples = iter_examples(rows, engine, config.max_pieces, start=start)
+    examples = iter_examples(rows, engine, config.max_pieces, start=start, workers=config.workers)
     resume = start
     while True:
         pool = [e for _, e in zip(range(config.batch_size * window), examples)]

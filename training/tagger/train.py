@@ -35,7 +35,7 @@ import random
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -98,16 +98,28 @@ def losses(model: SpinTagger, units, labels: Sequence[Labels], pieces) -> dict[s
 # -- the loop --------------------------------------------------------------------------------
 
 
-def train(experiment: ExperimentConfig, paths: RunPaths, *, resume: bool = False) -> dict[str, Any]:
+def train(
+    experiment: ExperimentConfig,
+    paths: RunPaths,
+    *,
+    resume: bool = False,
+    pairs: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """Train for ``tagger.minutes`` (more, with ``resume``, from the last checkpoint); returns
     the run's state (step, data row, seconds, best F0.5). Raises TrainingError when an upstream
-    stage's output is missing."""
+    stage's output is missing.
+
+    ``pairs`` (split -> rows with ``datasets.Dataset``'s ``shuffle(seed=)`` and ``select``)
+    stands in for the pair dataset on disk: pairs spun in memory on a machine without
+    ``datasets`` (``scripts/gpu_tagger.py``)."""
     upstream = upstream_manifests(experiment, paths)
-    import datasets
 
     config = experiment.tagger
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
+    # TF32 matrix products on an Ampere or later GPU: several times faster, at a precision
+    # that fine-tuning tolerates (no effect on a CPU).
+    torch.backends.cuda.matmul.allow_tf32 = True
     work = paths.work
     work.mkdir(parents=True, exist_ok=True)
     save_config(experiment, work / RESOLVED_CONFIG)
@@ -116,14 +128,17 @@ def train(experiment: ExperimentConfig, paths: RunPaths, *, resume: bool = False
         encoding="utf-8",
     )
     encoder_dir = encoder_folder(config)
-    pairs = datasets.load_from_disk(str(paths.pairs))
+    if pairs is None:
+        import datasets
+
+        pairs = datasets.load_from_disk(str(paths.pairs))
     train_rows = pairs["train"].shuffle(seed=config.seed)
     valid_rows = pairs["valid"].select(range(min(config.eval_pairs, len(pairs["valid"]))))
     table = InverseTable.load(config.inverse_path)
     lm = load_ngram_model(config.ngram_dir)
     context = ContextVectors.load(config.context_path)
     pieces = load_pieces(encoder_dir)
-    model = build_tagger(encoder_dir, config.layers)
+    model = build_tagger(encoder_dir, config.layers, pretrained=not config.init)
     if config.init:
         warm_start(model, config.init)
     model = model.to(config.device)
