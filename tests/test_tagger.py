@@ -378,26 +378,31 @@ def test_label_unit_marks_spun_words_and_reachable_originals(engine):
     assert labels.vocab[0] == (party[0] if len(party) == 1 else -1)
 
 
-def test_worker_processes_encode_the_same_examples_in_the_same_order(engine, monkeypatch):
-    from training.tagger import data
+def test_worker_processes_make_the_same_batches_in_the_same_order(engine):
+    from training.config import TaggerConfig
+    from training.tagger.data import iter_batches
 
-    monkeypatch.setattr(data, "_BLOCK", 2)  # several blocks from five rows
     texts = [
         "The fete ejects journalists.",
         "The depository greets the crowd.",
-        "The " + "crowd " * 60,  # too long for max_pieces: skipped in both
         "The party won.",
         "The fete ejects the crowd from the depository.",
+        "The crowd greets the fete.",
     ]
     rows = [{"spun": t, "substitutions": [swap(t, t.split()[1], "party")]} for t in texts]
-    serial = list(data.iter_examples(rows, engine, max_pieces=40, start=1))
-    forked = list(data.iter_examples(rows, engine, max_pieces=40, start=1, workers=2))
-    assert [i for i, _, _ in serial] == [1, 3, 4]
-    assert [i for i, _, _ in forked] == [1, 3, 4]
-    for (_, a, la), (_, b, lb) in zip(serial, forked):
-        assert a.piece_ids == b.piece_ids and la == lb
-        assert [s.candidates for s in a.sites] == [s.candidates for s in b.sites]
-        assert all(np.array_equal(x.features, y.features) for x, y in zip(a.sites, b.sites))
+    serial = TaggerConfig(batch_size=2, max_pieces=40)
+    forked = TaggerConfig(batch_size=2, max_pieces=40, workers=2)
+    # Windows of 2 x 1 rows: three windows from row 0, two from row 1.
+    for start, resumes in ((0, [2, 4, 5]), (1, [3, 5])):
+        a = list(iter_batches(rows, engine, serial, start=start, window=1))
+        b = list(iter_batches(rows, engine, forked, start=start, window=1))
+        assert [r for r, _, _ in a] == [r for r, _, _ in b] == resumes
+        for (_, x, la), (_, y, lb) in zip(a, b):
+            assert la == lb
+            assert all(torch.equal(u, v) for u, v in zip(vars(x).values(), vars(y).values()))
+    rows.insert(1, {"spun": "The " + "crowd " * 60, "substitutions": []})  # too long: skipped
+    kept = list(iter_batches(rows, engine, forked, window=1))
+    assert sum(len(labels) for _, _, labels in kept) == 5
 
 
 def test_a_warm_started_tagger_needs_only_the_encoders_shape(engine, encoder_dir, tmp_path):
@@ -423,7 +428,7 @@ def test_training_steps_lower_the_loss(encoder_dir, lm):
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
     first = None
     for _ in range(15):
-        parts = losses(model, [unit], [labels], pieces)
+        parts = losses(model, collate([unit], pieces), [labels])
         loss = parts["detect"] + parts["choose"]
         first = first if first is not None else loss.item()
         optimizer.zero_grad()

@@ -13,8 +13,10 @@ import random
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from restore.tagger.batch import collate
 from restore.tagger.engine import TaggerEngine
 from restore.tagger.input import PieceEncoder, UnitInput
+from restore.tagger.model import TaggerBatch
 from restore.text import prepare_unit
 from training.config import TaggerConfig
 
@@ -51,32 +53,11 @@ def label_unit(
 
 
 def iter_examples(
-    rows, engine: TaggerEngine, max_pieces: int, start: int = 0, workers: int = 0
+    rows, engine: TaggerEngine, max_pieces: int, start: int = 0
 ) -> Iterator[tuple[int, UnitInput, Labels]]:
     """``(row index, unit, labels)`` from ``start`` on; units too long for the encoder are
-    skipped. With ``workers`` > 1, forked processes encode blocks of rows (the inverse table
-    and counts shared by the fork) and the examples come back in the same order."""
-    if workers <= 1:
-        yield from _examples(rows, engine, max_pieces, start, len(rows))
-        return
-    global _SHARED
-    _SHARED = (rows, engine, max_pieces)
-    blocks = [(a, min(a + _BLOCK, len(rows))) for a in range(start, len(rows), _BLOCK)]
-    # Fork, not spawn: the workers need the loaded tables, never the network (on a GPU, they
-    # never touch CUDA).
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        for examples in pool.imap(_encode_block, blocks):
-            yield from examples
-
-
-# Rows per block a worker encodes, and what the forked workers read (set before the fork).
-_BLOCK = 256
-_SHARED: tuple[Any, TaggerEngine, int] | None = None
-
-
-def _encode_block(bounds: tuple[int, int]) -> list[tuple[int, UnitInput, Labels]]:
-    rows, engine, max_pieces = _SHARED
-    return list(_examples(rows, engine, max_pieces, *bounds))
+    skipped."""
+    return _examples(rows, engine, max_pieces, start, len(rows))
 
 
 def _examples(
@@ -98,20 +79,67 @@ def _examples(
 
 def iter_batches(
     rows, engine: TaggerEngine, config: TaggerConfig, start: int = 0, window: int = 20
-) -> Iterator[tuple[int, list[tuple[int, UnitInput, Labels]]]]:
-    """Batches of examples from row ``start`` on, sorted by length inside windows of
-    ``window`` batches (less padding), the windows' batches in a seeded random order. Each
-    comes with the row to resume from: the start of its window, until the window is done."""
-    examples = iter_examples(rows, engine, config.max_pieces, start=start, workers=config.workers)
+) -> Iterator[tuple[int, TaggerBatch, list[Labels]]]:
+    """Collated batches and their labels from row ``start`` on, sorted by length inside
+    windows of ``window`` batches (less padding), the windows' batches in a seeded random
+    order. Each comes with the row to resume from: the start of its window, until the window
+    is done.
+
+    With ``tagger.workers`` > 1, forked processes encode and collate whole windows while the
+    main process trains (a GPU outruns one process's encoding). A window is then
+    ``batch_size x window`` rows rather than examples: the same batches while no row is
+    skipped as too long."""
+    if config.workers > 1:
+        yield from _forked_batches(rows, engine, config, start, window)
+        return
+    examples = iter_examples(rows, engine, config.max_pieces, start=start)
     resume = start
     while True:
         pool = [e for _, e in zip(range(config.batch_size * window), examples)]
         if not pool:
             return
         end = max(e[0] for e in pool) + 1
-        pool.sort(key=lambda e: len(e[1].tokens))
-        chunks = [pool[i : i + config.batch_size] for i in range(0, len(pool), config.batch_size)]
-        random.Random(config.seed + resume).shuffle(chunks)
-        for n, chunk in enumerate(chunks):
-            yield (end if n == len(chunks) - 1 else resume), chunk
+        batches = _window(pool, engine, config, resume)
+        for n, (batch, labels) in enumerate(batches):
+            yield (end if n == len(batches) - 1 else resume), batch, labels
         resume = end
+
+
+def _window(pool, engine: TaggerEngine, config: TaggerConfig, seed: int):
+    """A window's examples as collated batches of similar length, in a seeded random order."""
+    pool.sort(key=lambda e: len(e[1].tokens))
+    chunks = [pool[i : i + config.batch_size] for i in range(0, len(pool), config.batch_size)]
+    random.Random(config.seed + seed).shuffle(chunks)
+    return [
+        (collate([u for _, u, _ in chunk], engine.pieces), [lab for _, _, lab in chunk])
+        for chunk in chunks
+    ]
+
+
+# What the forked workers read, set before the fork: the rows, the engine (its inverse table
+# and counts, never its network) and the config.
+_SHARED: tuple[Any, TaggerEngine, TaggerConfig] | None = None
+
+
+def _forked_batches(rows, engine: TaggerEngine, config: TaggerConfig, start: int, window: int):
+    global _SHARED
+    _SHARED = (rows, engine, config)
+    size = config.batch_size * window
+    spans = [(a, min(a + size, len(rows))) for a in range(start, len(rows), size)]
+    # Fork, not spawn: the workers share the loaded tables; on a GPU they never touch CUDA.
+    with multiprocessing.get_context("fork").Pool(config.workers, _one_thread) as pool:
+        for (first, end), batches in zip(spans, pool.imap(_window_job, spans)):
+            for n, (batch, labels) in enumerate(batches):
+                yield (end if n == len(batches) - 1 else first), batch, labels
+
+
+def _one_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)  # as DataLoader workers do: the processes are the parallelism
+
+
+def _window_job(span: tuple[int, int]):
+    rows, engine, config = _SHARED
+    pool = list(_examples(rows, engine, config.max_pieces, *span))
+    return _window(pool, engine, config, span[0]) if pool else []

@@ -71,7 +71,11 @@ def write_model_dir(
 
 
 def run_summary(
-    work: Path, pairs: str, weights: str = "best", init: str | None = None
+    work: Path,
+    pairs: str,
+    weights: str = "best",
+    init: str | None = None,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """metrics.json of a run: its steps, time and the evaluation in ``log.csv`` of the exported
     weights (the best F0.5, or the last row)."""
@@ -87,7 +91,7 @@ def run_summary(
             "pairs": pairs,
             "steps": int(last["step"]),
             "minutes": minutes,
-            "hardware": f"{torch.get_num_threads()} CPU threads ({platform.machine()})",
+            "hardware": _hardware(device),
             **({"init": init} if init else {}),
         },
         "valid": {**best, "step": int(best["step"])},
@@ -112,10 +116,19 @@ def export(config: ExperimentConfig, paths: RunPaths) -> Path:
         context=ContextVectors.load(cfg.context_path),
         config=cfg,
         max_words=config.synthesis.max_words,
-        run=run_summary(paths.work, str(paths.pairs), cfg.weights, cfg.init or None),
+        run=run_summary(
+            paths.work, str(paths.pairs), cfg.weights, cfg.init or None, device=cfg.device
+        ),
     )
     save_config(config, out / "training_config.yaml")
     return out
+
+
+def _hardware(device: str) -> str:
+    """What a run trained on, as the model card names it."""
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return torch.cuda.get_device_name(torch.device(device))
+    return f"{torch.get_num_threads()} CPU threads ({platform.machine()})"
 
 
 def _last_weights(work: Path, config: TaggerConfig) -> Path:

@@ -41,11 +41,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from restore.tagger.batch import collate
 from restore.tagger.context import ContextVectors
 from restore.tagger.engine import TaggerEngine
 from restore.tagger.inverse import InverseTable
-from restore.tagger.model import SpinTagger, save_tagger
+from restore.tagger.model import SpinTagger, TaggerBatch, save_tagger
 from restore.tagger.ngram import load_ngram_model
 from training.config import (
     ConfigError,
@@ -67,9 +66,11 @@ logger = logging.getLogger(__name__)
 RESOLVED_CONFIG = "config.yaml"
 
 
-def losses(model: SpinTagger, units, labels: Sequence[Labels], pieces) -> dict[str, torch.Tensor]:
+def losses(
+    model: SpinTagger, batch: TaggerBatch, labels: Sequence[Labels]
+) -> dict[str, torch.Tensor]:
     device = next(model.parameters()).device
-    batch = collate(units, pieces).to(device)
+    batch = batch.to(device)
     out = model(batch)
     word_target = torch.zeros_like(out.word_logits)
     for b, lab in enumerate(labels):
@@ -194,8 +195,8 @@ def train(
         item = next(batches, None)
         if item is None:
             break
-        state["row"], chunk = item
-        parts = losses(model, [u for _, u, _ in chunk], [lab for _, _, lab in chunk], pieces)
+        state["row"], batch, labels = item
+        parts = losses(model, batch, labels)
         loss = parts["detect"] + parts["choose"] + config.vocab_loss_weight * parts["vocab"]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
