@@ -95,23 +95,12 @@ def insertion_signals(restorer, rows, *, min_spin: float, top: int, batch: int =
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="default")
-    parser.add_argument("--corpus", required=True)
-    parser.add_argument("--split", default="valid")
-    parser.add_argument("--rate", type=float, nargs="+", default=[0.3])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-paragraphs", type=int, default=300)
+    evaluation.add_study_arguments(parser)
     parser.add_argument("--min-spin", type=float, default=0.3)
     parser.add_argument("--top", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     restorer = Restorer.from_pretrained(args.model, threads=args.threads)
-    paragraphs = evaluation.select_paragraphs(
-        args.corpus, args.split, max_paragraphs=args.max_paragraphs
-    )
-    for rate in args.rate:
-        spinner = evaluation.restricted_spinner(rate, None)
-        rows = evaluation.spin_paragraphs(paragraphs, rate=rate, seed=args.seed, spinner=spinner)
+    for rate, rows in evaluation.study_rows(args):
         found = insertion_signals(restorer, rows, min_spin=args.min_spin, top=args.top)
         print(json.dumps({"rate": rate, **{k: round(v, 4) for k, v in found.items()}}))
     return 0

@@ -185,6 +185,29 @@ def restricted_spinner(rate: float, relations: Sequence[str] | None):
     return Spinner(SpinnerConfig(rate=rate, relation_weights=weights))
 
 
+def add_study_arguments(parser) -> None:
+    """The options the choice studies (``scripts/*_signals.py``) share: the model, and which
+    paragraphs to spin at which rates (the valid split by default; never tune on test)."""
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--corpus", required=True)
+    parser.add_argument("--split", default="valid")
+    parser.add_argument("--rate", type=float, nargs="+", default=[0.3])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-paragraphs", type=int, default=300)
+    parser.add_argument("--threads", type=int, default=2)
+
+
+def study_rows(
+    args, relations: Sequence[str] | None = None
+) -> Iterator[tuple[float, list[dict[str, Any]]]]:
+    """``(rate, pair rows)`` for each rate of :func:`add_study_arguments`' options: the same
+    paragraphs spun at each (by the default spinner, or one drawing only from ``relations``)."""
+    paragraphs = select_paragraphs(args.corpus, args.split, max_paragraphs=args.max_paragraphs)
+    for rate in args.rate:
+        spinner = restricted_spinner(rate, relations)
+        yield rate, spin_paragraphs(paragraphs, rate=rate, seed=args.seed, spinner=spinner)
+
+
 def clean_rows(paragraphs: Sequence[Paragraph]) -> list[dict[str, Any]]:
     """Unspun pair rows (spun == original) for the false-change rate."""
     return [
