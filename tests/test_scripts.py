@@ -1,4 +1,5 @@
-"""The scripts' pure parts: calibration's choice (training.calibrate), compare_runs, load_test."""
+"""The scripts' pure parts: calibration's choice (training.calibrate), compare_runs, load_test,
+gpu_bundle."""
 
 from __future__ import annotations
 
@@ -89,3 +90,40 @@ def test_startup_builds_its_documents():
     assert startup.document(b'{"t": "a b"}\n{"t": "c"}\n', field="t") == b"a b\n\nc"
     assert startup.document("né".encode(), repeat_to=7) == "né\n\nn".encode()
     assert startup.document(b"x", repeat_to=1) == b"x"
+
+
+def test_gpu_bundle_picks_news_after_the_skipped_words_and_packs_a_loadable_model(tmp_path):
+    import gzip
+    import tarfile
+
+    import numpy as np
+
+    bundle = load("gpu_bundle")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    docs = [{"id": f"t{i}", "text": "word " * 10, "split": "train"} for i in range(20)]
+    docs += [{"id": f"v{i}", "text": "word " * 10, "split": "valid"} for i in range(5)]
+    with gzip.open(corpus / "allsides.jsonl.gz", "wt", encoding="utf-8") as fh:
+        fh.writelines(json.dumps({**d, "source": "allsides"}) + "\n" for d in docs)
+    first = [json.loads(line) for line in bundle.pick_news(corpus, 30, 0, 20, 7).splitlines()]
+    later = [json.loads(line) for line in bundle.pick_news(corpus, 30, 30, 20, 7).splitlines()]
+    ids = [d["id"] for d in first if d["split"] == "train"]
+    assert len(ids) == 3 and all(int(i[1:]) >= 10 for i in ids)  # the second half only
+    assert not set(ids) & {d["id"] for d in later if d["split"] == "train"}
+    assert [d["id"] for d in first if d["split"] == "valid"] == ["v0", "v1"]
+    assert first == [
+        json.loads(line) for line in bundle.pick_news(corpus, 30, 0, 20, 7).splitlines()
+    ]
+
+    model = tmp_path / "model"
+    (model / "ngram").mkdir(parents=True)
+    for name in bundle.MODEL_FILES + bundle.NGRAM_FILES:
+        (model / name).write_text(name, encoding="utf-8")
+    for name in bundle.NPZ_FILES:
+        np.savez_compressed(model / name, values=np.arange(5))
+    bundle.pack_model(model, tmp_path / "model.tar.xz")
+    with tarfile.open(tmp_path / "model.tar.xz") as tar:
+        tar.extractall(tmp_path / "out", filter="data")
+    unpacked = tmp_path / "out" / "default"
+    assert (unpacked / "ngram" / "vocab.txt").read_text(encoding="utf-8") == "ngram/vocab.txt"
+    assert np.load(unpacked / "ngram" / "counts.npz")["values"].tolist() == [0, 1, 2, 3, 4]
