@@ -305,8 +305,8 @@ class TaggerConfig:
     checkpoint_minutes: float = 10.0
     max_pieces: int = 160
     threads: int = 2
-    # Processes that encode training examples (sites, candidates, evidence) beside the training
-    # loop; 0 encodes in the loop's own process. A GPU outruns one encoding process.
+    # Processes that encode and collate training batches (sites, candidates, evidence) beside
+    # the training loop; 0 or 1 does it in the loop's own process. A GPU outruns one process.
     workers: int = 0
     device: str = "cpu"  # "cuda" on a GPU machine
     seed: int = 0
