@@ -161,7 +161,7 @@ def _edit_rule_lines(model_dir: Path) -> list[str]:
     choice = (
         [
             "- the original is chosen by a learned rule (`choice_rule` in `restore.json`, "
-            "restore/choice_rule.py): a conditional logit over each candidate's network "
+            "restore/tagger/choice_rule.py): a conditional logit over each candidate's network "
             "log-probability, its evidence, and how its thesaurus entry lists the written word "
             "(the relations, and the entry's size under each), fitted on valid paragraphs "
             "(scripts/calibrate.py)"
@@ -183,7 +183,8 @@ def _edit_rule_lines(model_dir: Path) -> list[str]:
     return [
         *choice,
         "- an edit is made when a learned rule's confidence reaches the guard's "
-        "`min_edit_confidence`: the rule (`edit_rule` in `restore.json`, restore/tagger/edit_rule.py) is "
+        "`min_edit_confidence`: the rule (`edit_rule` in `restore.json`, "
+        "restore/tagger/edit_rule.py) is "
         f"{kind} of whether the edit restores the original, from P(spun), "
         "P(original | spun) and its margin over the runner-up, the candidate's evidence, and "
         "how spun the other words of its unit and document look; it was fitted on valid "
