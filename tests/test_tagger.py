@@ -1045,3 +1045,60 @@ def test_choice_signals_count_each_reachable_site_once(tagger_model_dir):
     assert set(shares) == {"reachable", *SIGNALS}
     assert all(shares[s] in (0.0, 1.0) for s in SIGNALS)
     assert restorer.runtime.engine.refine_above is None  # put back as it was
+
+
+def test_gpu_tagger_spins_news_in_memory_and_trains_warm_with_workers(
+    tmp_path, engine, lm, context, monkeypatch
+):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    from restore import Restorer
+
+    spec = importlib.util.spec_from_file_location(
+        "gpu_tagger", Path(__file__).parents[1] / "scripts" / "gpu_tagger.py"
+    )
+    gpu_tagger = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "gpu_tagger", gpu_tagger)  # its pool pickles by name
+    spec.loader.exec_module(gpu_tagger)
+    news = tmp_path / "news.jsonl"
+    text = "The party greets journalists outside the bank. The fete ended early on Friday."
+    docs = [{"id": f"d{i}", "text": text, "split": "train"} for i in range(6)]
+    docs += [{"id": "v0", "text": text, "split": "valid"}]
+    news.write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
+    start = tmp_path / "start"  # a saved tagger: the warm start and the encoder's shape
+    save_tagger(engine.model, start, dtype=torch.float32)
+    engine.pieces.tokenizer.save(str(start / "tokenizer.json"))
+    lm.save(tmp_path / "ngram")
+    TABLE.save(tmp_path / "inverse.npz")
+    context.save(tmp_path / "context.npz")
+    section = {
+        "ngram_dir": str(tmp_path / "ngram"),
+        "inverse_path": str(tmp_path / "inverse.npz"),
+        "context_path": str(tmp_path / "context.npz"),
+        "encoder": str(start),
+        "init": str(start),
+        "layers": 2,
+        "max_candidates": 8,
+        "batch_size": 2,
+        "minutes": 0.02,
+        "eval_steps": 2,
+        "eval_pairs": 2,
+        "threads": 1,
+        "workers": 2,
+    }
+    synthesis = {"spins_per_unit": 2, "clean_share": 0.0, "rates": [0.5]}
+    config = tmp_path / "gpu.yaml"
+    out = tmp_path / "run"
+    config.write_text(
+        yaml.safe_dump({"output_dir": str(out), "synthesis": synthesis, "tagger": section})
+    )
+    argv = ["--config", str(config), "--news", str(news), "--spin-workers", "2"]
+    assert gpu_tagger.main(argv) == 0
+    manifest = json.loads((out / "pairs" / "manifest.json").read_text())
+    assert manifest["train_pairs"] == 12 and manifest["valid_pairs"] == 2
+    assert (out / "model-train" / "log.csv").read_text().startswith("step,")
+    assert Restorer.from_pretrained(out / "model", threads=1).restore("The fete ended.")
