@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import logging
 import random
@@ -171,6 +172,12 @@ def train(
         state = saved["state"]
         logger.info("resumed at step %d (row %d)", state["step"], state["row"])
     log_path = work / "log.csv"
+    batches = iter_batches(train_rows, engine, config, start=state["row"])
+    # The clock (the budget and the learning-rate decay) starts at the first batch: forked
+    # workers take a while over their first windows, which a short GPU run should not pay for.
+    first = next(batches, None)
+    if first is not None:
+        batches = itertools.chain([first], batches)
     started = time.time() - state["seconds"]
     last_checkpoint = time.time()
     running: dict[str, float] = {}
@@ -189,7 +196,6 @@ def train(
         )
         checkpoint.with_suffix(".tmp").replace(checkpoint)
 
-    batches = iter_batches(train_rows, engine, config, start=state["row"])
     done = False
     while not done:
         item = next(batches, None)
