@@ -930,6 +930,26 @@ def test_the_swap_funnel_puts_every_gold_swap_in_one_bucket(tagger_model_dir):
     assert (strict["restored"], strict["right_unsure"], strict["clean_word_edits"]) == (0, 1, 0)
 
 
+def tagger_section(tmp_path, lm, context, *, encoder, **settings) -> dict:
+    """A tiny run's ``tagger:`` YAML section, its count files saved under ``tmp_path``."""
+    lm.save(tmp_path / "ngram")
+    TABLE.save(tmp_path / "inverse.npz")
+    context.save(tmp_path / "context.npz")
+    return {
+        "ngram_dir": str(tmp_path / "ngram"),
+        "inverse_path": str(tmp_path / "inverse.npz"),
+        "context_path": str(tmp_path / "context.npz"),
+        "encoder": str(encoder),
+        "layers": 2,
+        "max_candidates": 8,
+        "minutes": 0.02,
+        "eval_steps": 2,
+        "eval_pairs": 4,
+        "threads": 1,
+        **settings,
+    }
+
+
 def test_the_tagger_stage_trains_from_its_yaml_section_and_never_overwrites(
     tmp_path, encoder_dir, lm, context, capsys
 ):
@@ -951,22 +971,7 @@ def test_the_tagger_stage_trains_from_its_yaml_section_and_never_overwrites(
     )
     pairs.save_to_disk(str(out / "pairs"))
     (out / "pairs" / "manifest.json").write_text(json.dumps({"config_hash": "abc"}))
-    lm.save(tmp_path / "ngram")
-    TABLE.save(tmp_path / "inverse.npz")
-    context.save(tmp_path / "context.npz")
-    section = {
-        "ngram_dir": str(tmp_path / "ngram"),
-        "inverse_path": str(tmp_path / "inverse.npz"),
-        "context_path": str(tmp_path / "context.npz"),
-        "encoder": str(encoder_dir),
-        "layers": 2,
-        "max_candidates": 8,
-        "batch_size": 4,
-        "minutes": 0.02,
-        "eval_steps": 2,
-        "eval_pairs": 4,
-        "threads": 1,
-    }
+    section = tagger_section(tmp_path, lm, context, encoder=encoder_dir, batch_size=4)
     config = tmp_path / "tagger.yaml"
     config.write_text(yaml.safe_dump({"output_dir": str(out), "tagger": section}))
 
@@ -1072,24 +1077,9 @@ def test_gpu_tagger_spins_news_in_memory_and_trains_warm_with_workers(
     start = tmp_path / "start"  # a saved tagger: the warm start and the encoder's shape
     save_tagger(engine.model, start, dtype=torch.float32)
     engine.pieces.tokenizer.save(str(start / "tokenizer.json"))
-    lm.save(tmp_path / "ngram")
-    TABLE.save(tmp_path / "inverse.npz")
-    context.save(tmp_path / "context.npz")
-    section = {
-        "ngram_dir": str(tmp_path / "ngram"),
-        "inverse_path": str(tmp_path / "inverse.npz"),
-        "context_path": str(tmp_path / "context.npz"),
-        "encoder": str(start),
-        "init": str(start),
-        "layers": 2,
-        "max_candidates": 8,
-        "batch_size": 2,
-        "minutes": 0.02,
-        "eval_steps": 2,
-        "eval_pairs": 2,
-        "threads": 1,
-        "workers": 2,
-    }
+    section = tagger_section(
+        tmp_path, lm, context, encoder=start, init=str(start), batch_size=2, eval_pairs=2, workers=2
+    )
     synthesis = {"spins_per_unit": 2, "clean_share": 0.0, "rates": [0.5]}
     config = tmp_path / "gpu.yaml"
     out = tmp_path / "run"
