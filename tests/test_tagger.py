@@ -13,6 +13,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from restore.tagger.batch import collate
 from restore.tagger.context import ContextVectors
@@ -988,6 +989,13 @@ def test_the_tagger_stage_trains_from_its_yaml_section_and_never_overwrites(
     assert "--overwrite" in capsys.readouterr().err
     assert (model / "model.safetensors").read_bytes() == weights
     assert main(["--config", str(config), "--export-only", "--overwrite"]) == 0
+    last = ["--export-only", "--overwrite", "--set", "tagger.weights=last"]
+    assert main(["--config", str(config), *last]) == 0
+    saved = torch.load(out / "model-train" / "checkpoint.pt", weights_only=True)["model"]
+    exported = load_file(model / "model.safetensors")
+    assert set(exported) == set(saved)
+    # The model directory holds half-precision weights.
+    assert all(torch.equal(exported[n], saved[n].to(exported[n].dtype)) for n in saved)
     (tmp_path / "context.npz").unlink()
     assert main(["--config", str(config), "--overwrite"]) == 2
     assert "training.tagger.context" in capsys.readouterr().err

@@ -136,7 +136,7 @@ def _last_weights(work: Path, config: TaggerConfig) -> Path:
     target = work / "last"
     checkpoint = work / "checkpoint.pt"
     if checkpoint.exists():
-        model = build_tagger(encoder_folder(config), config.layers)
+        model = build_tagger(encoder_folder(config), config.layers, pretrained=False)
         saved = torch.load(checkpoint, weights_only=True, map_location="cpu")
         model.load_state_dict(saved["model"])
         save_tagger(model, target, dtype=torch.float32)
