@@ -268,11 +268,14 @@ def test_topic_fit_feature_prefers_the_candidate_of_the_paragraphs_topic(lm, con
     assert fit_feast > fit_party
 
 
-def test_encode_unit_caps_candidates_and_handles_text_without_sites(lm):
+def test_encode_unit_caps_candidates_and_handles_text_without_sites(lm, context):
     unit = unit_input("Ejects.", lm, context=None, max_candidates=2)
     assert unit.sites[0].candidates == ("greets", "hits")
     empty = unit_input("Nothing here.", lm, context=None, max_candidates=2)
     assert empty.sites == () and [t.text for t in empty.tokens] == ["Nothing", "here", "."]
+    for text in ("", "  "):
+        blank = unit_input(text, lm, context=context)
+        assert blank.sites == () and blank.tokens == ()
 
 
 # -- batching and the network ----------------------------------------------------------------

@@ -288,7 +288,7 @@ def _topic_fits(
     the unit (the unit's word vectors less the site's own)."""
     if context is None:
         return [(np.zeros(len(cands), dtype=np.float32), 0.0) for *_, cands in found]
-    ids = np.array([context.index.get(w, -1) for w in words])
+    ids = np.array([context.index.get(w, -1) for w in words], dtype=np.int64)
     vectors = np.zeros((len(words), context.vectors.shape[1]), dtype=np.float32)
     vectors[ids >= 0] = context.vectors[ids[ids >= 0]]
     total = vectors.sum(axis=0)
