@@ -216,16 +216,15 @@ def _site_inputs(
         key_zipf = table.zipf(site.key)
         n = len(cands)
         key_words = site.key.count(" ") + 1
+        zipf = np.array([z for _, z in cands], dtype=np.float64)
+        words = np.array([c.count(" ") + 1 for c, _ in cands], dtype=np.float64)
         feats = np.zeros((n, CANDIDATE_FEATURES), dtype=np.float32)
-        for k, (cand, zipf) in enumerate(cands):
-            feats[k] = (
-                gain[k] / 5.0,
-                zipf / 8.0,
-                (zipf - key_zipf) / 4.0,
-                k / max(max_candidates, 1),
-                (cand.count(" ") + 1 - key_words) / 2.0,
-                (fit[k] - key_fit) * _FIT_SCALE,
-            )
+        feats[:, 0] = gain / 5.0
+        feats[:, 1] = zipf / 8.0
+        feats[:, 2] = (zipf - key_zipf) / 4.0
+        feats[:, 3] = np.arange(n) / max(max_candidates, 1)
+        feats[:, 4] = (words - key_words) / 2.0
+        feats[:, 5] = (fit - key_fit) * _FIT_SCALE
         best = float(gain.max()) / 5.0 if n else -_GAIN_CLIP / 5.0
         site_feats = np.array(
             [best, key_zipf / 8.0, n / max(max_candidates, 1), key_fit * _FIT_SCALE], np.float32
