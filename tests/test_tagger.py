@@ -278,6 +278,31 @@ def test_encode_unit_caps_candidates_and_handles_text_without_sites(lm, context)
         assert blank.sites == () and blank.tokens == ()
 
 
+def test_a_model_reads_more_candidates_than_it_trained_on_without_moving_the_first(lm, context):
+    from restore.errors import ModelFormatError
+    from restore.tagger.settings import TaggerSettings
+
+    text = "The fete ejects journalists outside the depository."
+    trained = unit_input(text, lm, context=context, max_candidates=1)
+    wide = encode_unit(
+        UnitPieces(prepare_unit(text)),
+        TABLE,
+        lm=lm,
+        context=context,
+        max_candidates=3,
+        trained_candidates=1,
+    )
+    assert any(len(site.candidates) > 1 for site in wide.sites)
+    for old, new in zip(trained.sites, wide.sites, strict=True):
+        assert new.candidates[:1] == old.candidates
+        np.testing.assert_array_equal(new.features[:1], old.features)
+        # The count feature stays in the range it learned; only the best gain may grow.
+        np.testing.assert_array_equal(new.site_features[1:], old.site_features[1:])
+        assert [float(f) for f in new.features[:, 3]] == list(range(len(new.candidates)))
+    with pytest.raises(ModelFormatError, match="trained_candidates"):
+        TaggerSettings(trained_candidates=0).validate()
+
+
 # -- batching and the network ----------------------------------------------------------------
 
 

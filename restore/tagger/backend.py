@@ -79,6 +79,7 @@ class TorchTaggerScorer:
             lm,
             context=context,
             max_candidates=settings.max_candidates,
+            trained_candidates=settings.trained_candidates,
             choice_rule=settings.choice_rule,
             refine_above=settings.refine_above,
         )

@@ -101,6 +101,7 @@ class TaggerEngine:
         *,
         context: ContextVectors | None = None,
         max_candidates: int,
+        trained_candidates: int | None = None,
         choice_rule: ChoiceRule | None = None,
         refine_above: float | None = None,
     ):
@@ -110,6 +111,7 @@ class TaggerEngine:
         self.lm = lm
         self.context = context
         self.max_candidates = max_candidates
+        self.trained_candidates = trained_candidates
         self.choice_rule = choice_rule
         # Sites at least this sure are put back first and the others re-scored in that context
         # (TaggerSettings.refine_above); None scores every site in the spun context only.
@@ -131,6 +133,7 @@ class TaggerEngine:
             lm=self.lm,
             context=self.context,
             max_candidates=self.max_candidates,
+            trained_candidates=self.trained_candidates,
         )
 
     def forward(self, units: Sequence[UnitInput]) -> tuple[list[list[float]], np.ndarray]:
@@ -217,6 +220,7 @@ class TaggerEngine:
             lm=self.lm,
             context=self.context,
             max_candidates=self.max_candidates,
+            trained_candidates=self.trained_candidates,
         )
         before = self._evidence([sites[k].features for k in unsure])
         after = self._evidence([site.features for site in refit])

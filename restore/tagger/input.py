@@ -139,9 +139,11 @@ def encode_unit(
     lm: NgramModel | None,
     context: ContextVectors | None,
     max_candidates: int,
+    trained_candidates: int | None = None,
 ) -> UnitInput:
     """Tokens, word pieces, sites, candidates and their features of one prepared unit; without
-    ``lm`` or ``context`` their features are zero."""
+    ``lm`` or ``context`` their features are zero. Rank and count features are scaled by
+    ``trained_candidates`` (default ``max_candidates``), the count the network trained on."""
     unit = pieces.unit
     tokens = unit.tokens
     by_start = {t.start: i for i, t in enumerate(tokens)}
@@ -151,7 +153,7 @@ def encode_unit(
         cands = table.candidates(site.key)[:max_candidates]
         found.append((by_start[site.start], by_end[site.end], site, cands))
     lm_words = [lm_token(t) for t in tokens]
-    sites = _site_inputs(table, lm, context, lm_words, found, max_candidates)
+    sites = _site_inputs(table, lm, context, lm_words, found, trained_candidates or max_candidates)
     return UnitInput(unit.normal, tokens, tuple(sites), pieces.ids, pieces.first)
 
 
@@ -164,6 +166,7 @@ def refit_sites(
     lm: NgramModel | None,
     context: ContextVectors | None,
     max_candidates: int,
+    trained_candidates: int | None = None,
 ) -> list[SiteInput]:
     """The sites ``indices`` of ``unit`` with their evidence recomputed in a partly restored
     context: each site ``k`` of ``restored`` reads as its original ``restored[k]`` (a lower-case
@@ -191,7 +194,7 @@ def refit_sites(
         (*where[k], unit.sites[k], table.candidates(unit.sites[k].key)[:max_candidates])
         for k in indices
     ]
-    refit = _site_inputs(table, lm, context, words, found, max_candidates)
+    refit = _site_inputs(table, lm, context, words, found, trained_candidates or max_candidates)
     # Token positions stay the unit's: only the evidence changes.
     return [
         dataclasses.replace(new, first=unit.sites[k].first, last=unit.sites[k].last)
@@ -205,10 +208,11 @@ def _site_inputs(
     context: ContextVectors | None,
     lm_words: list[str],
     found: list,
-    max_candidates: int,
+    scale: int,
 ) -> list[SiteInput]:
     """A :class:`SiteInput` for each ``(first, last, site, candidates)`` of ``found``, its
-    evidence read from ``lm_words``, the unit's tokens as the counts read them."""
+    evidence read from ``lm_words``, the unit's tokens as the counts read them; ranks and
+    counts of candidates as fractions of ``scale``."""
     gains = _lm_gains(lm, lm_words, found)
     fits = _topic_fits(context, lm_words, found)
     sites = []
@@ -222,12 +226,13 @@ def _site_inputs(
         feats[:, 0] = gain / 5.0
         feats[:, 1] = zipf / 8.0
         feats[:, 2] = (zipf - key_zipf) / 4.0
-        feats[:, 3] = np.arange(n) / max(max_candidates, 1)
+        feats[:, 3] = np.arange(n) / max(scale, 1)
         feats[:, 4] = (words - key_words) / 2.0
         feats[:, 5] = (fit - key_fit) * _FIT_SCALE
         best = float(gain.max()) / 5.0 if n else -_GAIN_CLIP / 5.0
         site_feats = np.array(
-            [best, key_zipf / 8.0, n / max(max_candidates, 1), key_fit * _FIT_SCALE], np.float32
+            [best, key_zipf / 8.0, min(n, scale) / max(scale, 1), key_fit * _FIT_SCALE],
+            np.float32,
         )
         sites.append(
             SiteInput(

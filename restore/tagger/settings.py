@@ -2,8 +2,10 @@
 
 >>> TaggerSettings.from_dict({"max_candidates": 32}).max_candidates
 32
->>> TaggerSettings().to_dict()
-{'max_candidates': 64, 'choice_rule': None, 'edit_rule': None, 'refine_above': None}
+>>> sorted(TaggerSettings().to_dict().items())[:3]
+[('choice_rule', None), ('edit_rule', None), ('max_candidates', 64)]
+>>> TaggerSettings().to_dict()["trained_candidates"] is None
+True
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ class TaggerSettings(FormatSettings):
     """How a tagger model proposes and weighs its edits."""
 
     max_candidates: int = 64  # candidate originals scored per site
+    # How many candidates the network was trained on: a site's count of candidates and each
+    # one's rank are features scaled by it. A model may then score more candidates than it was
+    # trained on (a table with longer entries) without moving the features of the first ones.
+    # None: max_candidates.
+    trained_candidates: int | None = None
     # The learned choice among a site's candidates (restore.tagger.choice_rule); None keeps
     # the network's.
     choice_rule: ChoiceRule | None = None
@@ -52,6 +59,7 @@ class TaggerSettings(FormatSettings):
     def to_dict(self) -> dict[str, Any]:
         return {
             "max_candidates": self.max_candidates,
+            "trained_candidates": self.trained_candidates,
             "choice_rule": _asdict(self.choice_rule),
             "edit_rule": _asdict(self.edit_rule),
             "refine_above": self.refine_above,
@@ -60,6 +68,8 @@ class TaggerSettings(FormatSettings):
     def validate(self) -> None:
         if self.max_candidates < 1:
             raise ModelFormatError("max_candidates must be >= 1")
+        if self.trained_candidates is not None and self.trained_candidates < 1:
+            raise ModelFormatError("trained_candidates must be >= 1")
         if self.refine_above is not None and not 0.0 < self.refine_above <= 1.0:
             raise ModelFormatError("refine_above must lie in (0, 1]")
 

@@ -70,6 +70,7 @@ def choice_signals(
                         lm=engine.lm,
                         context=engine.context,
                         max_candidates=engine.max_candidates,
+                        trained_candidates=engine.trained_candidates,
                     )
                     old, new = engine._evidence([site.features, gold_site.features])
                     picks = {
