@@ -124,7 +124,7 @@ def write_tagger_card(
         "- heads: per word, P(a spinner wrote it); per site, a score for each candidate "
         "original (the site's encoder vector against the candidate's word-piece embeddings, "
         "plus trigram gain, topic fit and frequencies)",
-        f"- `inverse.npz`: for each word a spinner may write, up to {config['max_candidates']} "
+        f"- `inverse.npz`: for each word a spinner may write, up to {_scored(model_dir)} "
         "originals whose thesaurus entry lists it (WordNet 3.0 and Moby, all senses, "
         f"inflected){listed}; see training/data/LICENSES.md",
         "- `ngram/`: trigram counts of the corpus train split (stupid backoff)",
@@ -151,6 +151,17 @@ def write_tagger_card(
         lines += [withheld["note"], ""] if withheld.get("note") else []
         lines += _test_table(withheld)
     (model_dir / "README.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _scored(model_dir: Path) -> str:
+    """How many candidates a site is scored against, and how many the network trained on."""
+    from restore.formats import load_settings
+
+    options = load_settings(model_dir).options
+    trained = options.trained_candidates
+    if trained is None or trained == options.max_candidates:
+        return str(options.max_candidates)
+    return f"{options.max_candidates} (the network trained on the first {trained})"
 
 
 def _edit_rule_lines(model_dir: Path) -> list[str]:
