@@ -116,16 +116,18 @@ def test_the_default_model_loads_and_restores_without_transformers():
     assert out.stdout.splitlines() == ["Police arrested two men on Friday.", "False"]
 
 
-def test_candidate_vectors_in_chunks_equal_one_piece(monkeypatch):
-    import restore.tagger.model as tagger_model
-
+def test_candidate_vectors_are_the_mean_of_each_candidates_pieces():
     config, _ = _bert()
     torch.manual_seed(0)
     model = SpinTagger(config).eval()
     pieces = torch.randint(0, SHAPE["vocab_size"], (50, 6), generator=torch.Generator())
     mask = (torch.arange(6)[None] < torch.randint(1, 7, (50, 1))).float()
     with torch.inference_mode():
-        whole = (model.embeddings(pieces) * mask.unsqueeze(-1)).sum(-2)
-        whole = whole / mask.sum(-1, keepdim=True).clamp(min=1)
-        monkeypatch.setattr(tagger_model, "CANDIDATE_CHUNK", 7)
-        assert torch.equal(model.candidate_vectors(pieces, mask), whole)
+        mean = (model.embeddings(pieces) * mask.unsqueeze(-1)).sum(-2)
+        mean = mean / mask.sum(-1, keepdim=True).clamp(min=1)
+        torch.testing.assert_close(model.candidate_vectors(pieces, mask), mean)
+        # Padding pieces count for nothing.
+        padded = pieces.masked_fill(mask == 0, 0)
+        assert torch.equal(
+            model.candidate_vectors(padded, mask), model.candidate_vectors(pieces, mask)
+        )

@@ -30,8 +30,6 @@ from restore.tagger.input import CANDIDATE_FEATURES, SITE_FEATURES
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
-# Distinct candidates whose piece vectors are summed at a time (1,024 x 6 pieces x 384: 9 MB).
-CANDIDATE_CHUNK = 1024
 
 
 @dataclass
@@ -119,17 +117,13 @@ class SpinTagger(nn.Module):
     def candidate_vectors(self, pieces: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """The mean word-piece embedding of each distinct candidate: ``[U, P] -> [U, H]``.
 
-        Computed :data:`CANDIDATE_CHUNK` candidates at a time: a batch holds 10,000 and more
-        distinct candidates, and their ``[U, P, H]`` piece vectors at once (twice, with the
-        mask) took 250 MB for a ``[U, H]`` result. Each row is computed as in one piece.
+        Summed by ``embedding_bag``, which never holds the ``[U, P, H]`` piece vectors: a batch
+        holds 10,000 and more distinct candidates, and those vectors took 250 MB.
         """
-        rows = []
-        for start in range(0, len(pieces), CANDIDATE_CHUNK):
-            chunk_mask = mask[start : start + CANDIDATE_CHUNK]
-            vectors = self.embeddings(pieces[start : start + CANDIDATE_CHUNK])
-            summed = (vectors * chunk_mask.unsqueeze(-1)).sum(-2)
-            rows.append(summed / chunk_mask.sum(-1, keepdim=True).clamp(min=1))
-        return rows[0] if len(rows) == 1 else torch.cat(rows)
+        summed = nn.functional.embedding_bag(
+            pieces, self.embeddings.weight, mode="sum", per_sample_weights=mask
+        )
+        return summed / mask.sum(-1, keepdim=True).clamp(min=1)
 
     def vocab_logits(self, queries: torch.Tensor) -> torch.Tensor:
         """Scores of every word piece as the original at each site: ``[S, V]``."""
