@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from restore.formats import get_format
+from restore.formats import get_format, load_settings
 from restore.tagger.inverse import INVERSE_FILE, InverseTable
 from training.config import ExperimentConfig, load_config
 
@@ -108,6 +108,7 @@ def write_tagger_card(
         metrics.update(given)
         (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     config = json.loads((model_dir / "tagger_config.json").read_text(encoding="utf-8"))
+    options = load_settings(model_dir).options
     run, best = metrics["train"], metrics["valid"]
     related = InverseTable.load(model_dir / INVERSE_FILE).has_relations
     listed = ", with the relations it is listed under" if related else ""
@@ -124,13 +125,13 @@ def write_tagger_card(
         "- heads: per word, P(a spinner wrote it); per site, a score for each candidate "
         "original (the site's encoder vector against the candidate's word-piece embeddings, "
         "plus trigram gain, topic fit and frequencies)",
-        f"- `inverse.npz`: for each word a spinner may write, up to {_scored(model_dir)} "
+        f"- `inverse.npz`: for each word a spinner may write, up to {_scored(options)} "
         "originals whose thesaurus entry lists it (WordNet 3.0 and Moby, all senses, "
         f"inflected){listed}; see training/data/LICENSES.md",
         "- `ngram/`: trigram counts of the corpus train split (stupid backoff)",
         "- `context.npz`: topic vectors of the train split's words (PPMI of co-occurrence "
         "within ten words, reduced by SVD): how well each candidate fits the rest of its unit",
-        *_edit_rule_lines(model_dir),
+        *_edit_rule_lines(options),
         "",
         "## Training",
         f"- pairs: {run['pairs']}",
@@ -153,22 +154,17 @@ def write_tagger_card(
     (model_dir / "README.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _scored(model_dir: Path) -> str:
+def _scored(options) -> str:
     """How many candidates a site is scored against, and how many the network trained on."""
-    from restore.formats import load_settings
-
-    options = load_settings(model_dir).options
     trained = options.trained_candidates
     if trained is None or trained == options.max_candidates:
         return str(options.max_candidates)
     return f"{options.max_candidates} (the network trained on the first {trained})"
 
 
-def _edit_rule_lines(model_dir: Path) -> list[str]:
-    from restore.formats import load_settings
+def _edit_rule_lines(options) -> list[str]:
     from restore.tagger.edit_rule import EditTrees
 
-    settings = load_settings(model_dir)
     choice = (
         [
             "- the original is chosen by a learned rule (`choice_rule` in `restore.json`, "
@@ -177,18 +173,18 @@ def _edit_rule_lines(model_dir: Path) -> list[str]:
             "(the relations, and the entry's size under each), fitted on valid paragraphs "
             "(scripts/calibrate.py)"
         ]
-        if settings.options.choice_rule is not None
+        if options.choice_rule is not None
         else []
     )
-    if settings.options.edit_rule is None:
+    if options.edit_rule is None:
         return [
             *choice,
             "- an edit is made when P(spun) x P(original | spun) reaches the guard's "
             "`min_edit_confidence` (chosen on the valid split)",
         ]
     kind = (
-        f"{len(settings.options.edit_rule.roots)} gradient-boosted regression trees"
-        if isinstance(settings.options.edit_rule, EditTrees)
+        f"{len(options.edit_rule.roots)} gradient-boosted regression trees"
+        if isinstance(options.edit_rule, EditTrees)
         else "a logistic model"
     )
     return [
