@@ -58,3 +58,14 @@ def test_main_runs_each_backend_in_a_subprocess(bench, tiny_ct2_model, tmp_path,
     assert [r["backend"] for r in rows] == ["ctranslate2", "ctranslate2"]
     assert rows[1]["documents_identical"] == 1.0  # deterministic across processes
     assert "| ctranslate2 |" in capsys.readouterr().out
+
+
+def test_repeats_report_the_median_run(bench, tiny_ct2_model, tmp_path):
+    out = tmp_path / "bench.json"
+    argv = [str(DATA), "--model", str(tiny_ct2_model), "--backends", "ctranslate2"]
+    argv += ["--threads", "1", "--limit", "2", "--repeats", "3", "--json", str(out)]
+    assert bench.main(argv) == 0
+    (row,) = json.loads(out.read_text())
+    runs = row["runs_words_per_s"]
+    assert len(runs) == 3 and runs == sorted(runs)
+    assert row["words_per_s"] == runs[1]

@@ -131,3 +131,15 @@ def test_candidate_vectors_are_the_mean_of_each_candidates_pieces():
         assert torch.equal(
             model.candidate_vectors(padded, mask), model.candidate_vectors(pieces, mask)
         )
+
+
+def test_each_site_is_scored_against_its_own_candidates_only():
+    from restore.tagger.model import _SITE_CHUNK, _site_dots
+
+    torch.manual_seed(0)
+    sites = 2 * _SITE_CHUNK + 3  # whole chunks and a part
+    queries, vectors = torch.randn(sites, 8), torch.randn(30, 8)
+    index = torch.randint(0, 30, (sites, 5))
+    full = torch.gather(queries @ vectors.T, 1, index)
+    torch.testing.assert_close(_site_dots(queries, vectors, index), full)
+    assert _site_dots(queries[:0], vectors, index[:0]).shape == (0, 5)

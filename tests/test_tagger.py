@@ -303,6 +303,43 @@ def test_a_model_reads_more_candidates_than_it_trained_on_without_moving_the_fir
         TaggerSettings(trained_candidates=0).validate()
 
 
+def test_each_lm_gain_is_the_span_score_of_the_candidate_less_the_written_words(lm):
+    # Sites at the start, inside and at the end of the unit, a phrase key and a phrase original.
+    text = "Ejects the fete out of doors and the depository"
+    unit = unit_input(text, lm)
+    words = [t.text.lower() for t in unit.tokens]
+    assert [s.key for s in unit.sites] == ["ejects", "fete", "out of doors", "depository"]
+    for site in unit.sites:
+        left, right = words[: site.first], words[site.last + 1 :]
+        written = lm.score_span(left, words[site.first : site.last + 1], right)
+        for cand, gain in zip(site.candidates, site.features[:, 0]):
+            expected = np.clip(lm.score_span(left, cand.split(" "), right) - written, -15, 15)
+            assert gain == pytest.approx(expected / 5.0, abs=1e-6), (site.key, cand)
+
+
+def test_a_keys_originals_as_arrays_are_its_candidates():
+    table = InverseTable({**TABLE.entries(), "hits": (5.0, [("greets", 4.0), ("press conference", 3.337)])})
+    for key in ("ejects", "hits", "out of doors", "unknown"):
+        for limit in (1, 2, 8):
+            originals = table.originals(key, limit)
+            cands = table.candidates(key)[:limit]
+            assert originals.words == tuple(c for c, _ in cands)
+            assert originals.zipf.tolist() == [z for _, z in cands]
+            assert originals.word_counts.tolist() == [c.count(" ") + 1 for c, _ in cands]
+            assert [table._words[i] for i in originals.ids] == list(originals.words)
+
+
+def test_piece_encoder_encodes_candidates_as_the_tokenizer_does(encoder_dir):
+    pieces = load_pieces(encoder_dir)
+    texts = ["party", "greets", "press conference", "Fête", "zzyzxq", "u.s.", "party", ""]
+    expected = [
+        pieces.tokenizer.encode(t, add_special_tokens=False).ids[:6] or [pieces.pad_id]
+        for t in texts
+    ]
+    assert pieces.candidates(texts) == expected
+    assert pieces.candidates(texts[::-1]) == expected[::-1]  # now from the cache
+
+
 # -- batching and the network ----------------------------------------------------------------
 
 
@@ -324,6 +361,16 @@ def test_collate_and_forward_shapes_and_masks(engine):
     assert out.cand_logits.shape == (2, 3)  # two sites, at most three candidates
     assert torch.isinf(out.cand_logits[0, 2]) and torch.isfinite(out.cand_logits[1]).all()
     assert batch.word_mask.tolist() == [[True] * 5, [True] * 3 + [False] * 2]
+    # Every slot points at its own candidate's pieces; each distinct candidate is there once.
+    sites = [site for unit in units for site in unit.sites]
+    rows = batch.pieces.tolist()
+    for i, site in enumerate(sites):
+        want = engine.pieces.candidates(site.candidates)
+        got = [rows[j][: len(w)] for j, w in zip(batch.cand_index[i].tolist(), want)]
+        assert got == want
+    assert len(rows) == len({c for site in sites for c in site.candidates})
+    covered = list(zip(batch.site_word_batch.tolist(), batch.site_word_index.tolist()))
+    assert covered == [(0, 1), (0, 2)]
 
 
 def test_scores_are_the_same_alone_and_in_a_batch(engine):

@@ -7,6 +7,7 @@ candidates are encoded here, through the encoder's bounded cache.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import chain
 
 import numpy as np
 import torch
@@ -36,46 +37,47 @@ def collate(units: Sequence[UnitInput], pieces: PieceEncoder) -> TaggerBatch:
         word_pos[b, : len(first)] = torch.tensor(first, dtype=torch.long)
         word_mask[b, : len(first)] = True
     sites = [(b, s) for b, u in enumerate(units) for s in u.sites]
-    k_max = max((len(s.candidates) for _, s in sites), default=0) or 1
     n = len(sites)
-    # Built as plain lists and numpy arrays, then one tensor each: element-wise tensor writes
-    # cost a microsecond apiece, and a batch holds tens of thousands of candidates.
-    distinct: dict[str, int] = {}
+    # Built from whole arrays, never candidate by candidate: element-wise writes cost a
+    # microsecond apiece, and a batch holds tens of thousands of candidates.
+    counts = np.array([len(s.candidates) for _, s in sites], dtype=np.int64)
+    k_max = int(counts.max(initial=0)) or 1
+    cand_mask = np.arange(k_max) < counts[:, None]
     cand_index = np.zeros((n, k_max), dtype=np.int64)
-    cand_mask = np.zeros((n, k_max), dtype=bool)
     cand_features = np.zeros((n, k_max, CANDIDATE_FEATURES), dtype=np.float32)
     site_features = np.zeros((n, SITE_FEATURES), dtype=np.float32)
-    sw_batch, sw_index, sw_site = [], [], []
-    for i, (b, site) in enumerate(sites):
-        site_features[i] = site.site_features
-        width = site.last + 1 - site.first
-        sw_batch.extend([b] * width)
-        sw_index.extend(range(site.first, site.last + 1))
-        sw_site.extend([i] * width)
-        k = len(site.candidates)
-        if k:
-            cand_index[i, :k] = [distinct.setdefault(c, len(distinct)) for c in site.candidates]
-            cand_mask[i, :k] = True
-            cand_features[i, :k] = site.features
+    texts: list[str] = []
+    distinct = np.zeros(0, dtype=np.int64)
+    if n:
+        site_features[:] = np.stack([s.site_features for _, s in sites])
+    if counts.sum():
+        # Each distinct candidate (by its id in the table) is embedded once for the batch.
+        ids = np.concatenate([s.candidate_ids for _, s in sites])
+        distinct, cand_index[cand_mask] = np.unique(ids, return_index=True, return_inverse=True)[1:]
+        cand_features[cand_mask] = np.concatenate([s.features for _, s in sites])
+        texts = list(chain.from_iterable(s.candidates for _, s in sites))
     piece_ids = np.full((max(len(distinct), 1), MAX_CANDIDATE_PIECES), pieces.pad_id, np.int64)
     piece_mask = np.zeros(piece_ids.shape, dtype=np.float32)
-    for cand, row in distinct.items():
-        ids = pieces.candidate(cand)
-        piece_ids[row, : len(ids)] = ids
-        piece_mask[row, : len(ids)] = 1.0
-    site_batch = [b for b, _ in sites]
-    site_word = [site.first for _, site in sites]
+    for row, cand_pieces in enumerate(pieces.candidates([texts[at] for at in distinct.tolist()])):
+        piece_ids[row, : len(cand_pieces)] = cand_pieces
+        piece_mask[row, : len(cand_pieces)] = 1.0
+    site_batch = np.array([b for b, _ in sites], dtype=np.int64)
+    site_word = np.array([s.first for _, s in sites], dtype=np.int64)
+    width = np.array([s.last + 1 - s.first for _, s in sites], dtype=np.int64)
+    covered = int(width.sum())
+    offsets = np.concatenate([[0], np.cumsum(width)[:-1]]).astype(np.int64)
+    sw_index = np.repeat(site_word - offsets, width) + np.arange(covered)
     return TaggerBatch(
         input_ids=input_ids,
         attention_mask=attention,
         word_pos=word_pos,
         word_mask=word_mask,
-        site_batch=torch.tensor(site_batch, dtype=torch.long),
-        site_word=torch.tensor(site_word, dtype=torch.long),
+        site_batch=torch.from_numpy(site_batch),
+        site_word=torch.from_numpy(site_word),
         site_features=torch.from_numpy(site_features),
-        site_word_batch=torch.tensor(sw_batch, dtype=torch.long),
-        site_word_index=torch.tensor(sw_index, dtype=torch.long),
-        site_word_site=torch.tensor(sw_site, dtype=torch.long),
+        site_word_batch=torch.from_numpy(np.repeat(site_batch, width)),
+        site_word_index=torch.from_numpy(sw_index),
+        site_word_site=torch.from_numpy(np.repeat(np.arange(n, dtype=np.int64), width)),
         pieces=torch.from_numpy(piece_ids),
         piece_mask=torch.from_numpy(piece_mask),
         cand_index=torch.from_numpy(cand_index),

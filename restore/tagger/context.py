@@ -21,6 +21,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,7 @@ class ContextVectors:
         self.words = list(words)
         self.vectors = vectors
         self.index = {w: i for i, w in enumerate(self.words)}
+        self.phrase_rows = lru_cache(maxsize=65536)(self._phrase_rows)
 
     def topic(self, words: Iterable[str]) -> np.ndarray:
         """The unit-length sum of the known words' vectors (zeros when none is known)."""
@@ -56,21 +58,27 @@ class ContextVectors:
     def fits(self, phrases: Sequence[str], topic: np.ndarray) -> np.ndarray:
         """:meth:`fit` of each phrase, all in one gather (the tagger asks for dozens of
         candidates per site)."""
-        ids: list[int] = []
+        rows, owner = self.phrase_rows(tuple(phrases))
+        n = len(phrases)
+        if not len(rows):
+            return np.zeros(n, dtype=np.float32)
+        dots = self.vectors[rows].astype(np.float32) @ topic
+        sums = np.bincount(owner, weights=dots, minlength=n)
+        counts = np.bincount(owner, minlength=n)
+        return (sums / np.maximum(counts, 1)).astype(np.float32)
+
+    def _phrase_rows(self, phrases: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """The vector rows of the known words of ``phrases``, and the phrase each belongs to
+        (cached as ``phrase_rows``: a site asks with the same originals every time)."""
+        rows: list[int] = []
         owner: list[int] = []
         for i, phrase in enumerate(phrases):
             for word in phrase.split():
                 j = self.index.get(word)
                 if j is not None:
-                    ids.append(j)
+                    rows.append(j)
                     owner.append(i)
-        n = len(phrases)
-        if not ids:
-            return np.zeros(n, dtype=np.float32)
-        dots = self.vectors[ids].astype(np.float32) @ topic
-        sums = np.bincount(owner, weights=dots, minlength=n)
-        counts = np.bincount(owner, minlength=n)
-        return (sums / np.maximum(counts, 1)).astype(np.float32)
+        return np.array(rows, dtype=np.int64), np.array(owner, dtype=np.int64)
 
     def save(self, path: str | Path) -> None:
         np.savez_compressed(

@@ -29,7 +29,6 @@ its word pieces are encoded here once, for the batch and for measuring its lengt
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -58,6 +57,7 @@ SITE_FEATURE_NAMES = ("best_lm_gain", "spun_zipf", "candidates", "topic_fit")
 SITE_FEATURES = len(SITE_FEATURE_NAMES)
 # A candidate's word pieces beyond this many are left out of its embedding.
 MAX_CANDIDATE_PIECES = 6
+_CANDIDATE_CACHE = 1 << 18
 _FIT_SCALE = 4.0
 _GAIN_CLIP = 15.0
 
@@ -73,6 +73,7 @@ class SiteInput:
     end: int
     key: str
     candidates: tuple[str, ...]
+    candidate_ids: np.ndarray  # (len(candidates),) int64: their ids among the table's words
     features: np.ndarray  # (len(candidates), CANDIDATE_FEATURES) float32
     site_features: np.ndarray  # (SITE_FEATURES,) float32
 
@@ -111,8 +112,8 @@ class PieceEncoder:
     def __init__(self, tokenizer):
         self.tokenizer = tokenizer
         self.pad_id = tokenizer.token_to_id("[PAD]") or 0
-        # Bounded: candidates come from the table, but a long job meets many of them.
-        self.candidate = functools.lru_cache(maxsize=1 << 18)(self._candidate)
+        self._vocab = tokenizer.get_vocab()
+        self._candidates: dict[str, list[int]] = {}
 
     def unit(self, unit: Unit) -> UnitPieces:
         """The unit's word-piece ids (with [CLS] and [SEP]) and the first piece of each token."""
@@ -126,10 +127,28 @@ class PieceEncoder:
         firsts = tuple(first.get(i, 0) for i in range(len(tokens)))
         return UnitPieces(unit, tuple(encoding.ids), firsts)
 
-    def _candidate(self, text: str) -> list[int]:
-        """A candidate's word-piece ids, at most MAX_CANDIDATE_PIECES (cached as ``candidate``)."""
-        ids = self.tokenizer.encode(text, add_special_tokens=False).ids
-        return ids[:MAX_CANDIDATE_PIECES] or [self.pad_id]
+    def candidates(self, texts: Sequence[str]) -> list[list[int]]:
+        """Each candidate's word-piece ids, at most MAX_CANDIDATE_PIECES; those not seen before
+        are encoded in one call (a batch meets thousands, one call each cost most of its time)."""
+        cache = self._candidates
+        missing = [t for t in dict.fromkeys(texts) if t not in cache]
+        if missing:
+            # Bounded: candidates come from the table, but a long job meets many of them.
+            if len(cache) + len(missing) > _CANDIDATE_CACHE:
+                cache.clear()
+            # A lower-case ASCII word the vocabulary holds whole is that one piece (word-piece
+            # matching is greedy, longest first); only the rest needs the tokenizer.
+            vocab = self._vocab
+            hard = []
+            for text in missing:
+                if text in vocab and text.isascii() and text.isalpha() and text.islower():
+                    cache[text] = [vocab[text]]
+                else:
+                    hard.append(text)
+            encoded = self.tokenizer.encode_batch(hard, add_special_tokens=False)
+            for text, encoding in zip(hard, encoded):
+                cache[text] = encoding.ids[:MAX_CANDIDATE_PIECES] or [self.pad_id]
+        return [cache[t] for t in texts]
 
 
 def encode_unit(
@@ -150,8 +169,8 @@ def encode_unit(
     by_end = {t.end: i for i, t in enumerate(tokens)}
     found = []
     for site in table.match(tokens):
-        cands = table.candidates(site.key)[:max_candidates]
-        found.append((by_start[site.start], by_end[site.end], site, cands))
+        originals = table.originals(site.key, max_candidates)
+        found.append((by_start[site.start], by_end[site.end], site, originals))
     lm_words = [lm_token(t) for t in tokens]
     sites = _site_inputs(table, lm, context, lm_words, found, trained_candidates or max_candidates)
     return UnitInput(unit.normal, tokens, tuple(sites), pieces.ids, pieces.first)
@@ -191,7 +210,7 @@ def refit_sites(
         where[k] = (begin, len(words) - 1)
         i = site.last + 1
     found = [
-        (*where[k], unit.sites[k], table.candidates(unit.sites[k].key)[:max_candidates])
+        (*where[k], unit.sites[k], table.originals(unit.sites[k].key, max_candidates))
         for k in indices
     ]
     refit = _site_inputs(table, lm, context, words, found, trained_candidates or max_candidates)
@@ -210,24 +229,22 @@ def _site_inputs(
     found: list,
     scale: int,
 ) -> list[SiteInput]:
-    """A :class:`SiteInput` for each ``(first, last, site, candidates)`` of ``found``, its
+    """A :class:`SiteInput` for each ``(first, last, site, originals)`` of ``found``, its
     evidence read from ``lm_words``, the unit's tokens as the counts read them; ranks and
     counts of candidates as fractions of ``scale``."""
     gains = _lm_gains(lm, lm_words, found)
     fits = _topic_fits(context, lm_words, found)
     sites = []
-    for (first, last, site, cands), gain, (fit, key_fit) in zip(found, gains, fits):
+    for (first, last, site, originals), gain, (fit, key_fit) in zip(found, gains, fits):
         key_zipf = table.zipf(site.key)
-        n = len(cands)
+        n = len(originals.words)
         key_words = site.key.count(" ") + 1
-        zipf = np.array([z for _, z in cands], dtype=np.float64)
-        words = np.array([c.count(" ") + 1 for c, _ in cands], dtype=np.float64)
         feats = np.zeros((n, CANDIDATE_FEATURES), dtype=np.float32)
         feats[:, 0] = gain / 5.0
-        feats[:, 1] = zipf / 8.0
-        feats[:, 2] = (zipf - key_zipf) / 4.0
+        feats[:, 1] = originals.zipf / 8.0
+        feats[:, 2] = (originals.zipf - key_zipf) / 4.0
         feats[:, 3] = np.arange(n) / max(scale, 1)
-        feats[:, 4] = (words - key_words) / 2.0
+        feats[:, 4] = (originals.word_counts - key_words) / 2.0
         feats[:, 5] = (fit - key_fit) * _FIT_SCALE
         best = float(gain.max()) / 5.0 if n else -_GAIN_CLIP / 5.0
         site_feats = np.array(
@@ -241,7 +258,8 @@ def _site_inputs(
                 site.start,
                 site.end,
                 site.key,
-                tuple(c for c, _ in cands),
+                originals.words,
+                originals.ids,
                 feats,
                 site_feats,
             )
@@ -252,37 +270,58 @@ def _site_inputs(
 def _lm_gains(lm: NgramModel | None, words: list[str], found: list) -> list[np.ndarray]:
     """Per site, each candidate's clipped log-score gain over the written word in context:
     the trigram scores of the candidate and the two tokens after it, given the two before
-    (``NgramModel.score_span``), all sites and candidates of the unit in one lookup."""
+    (``NgramModel.score_span``), all sites and candidates of the unit in one lookup.
+
+    Every option (the written words, then each original) is laid out as ``left + option +
+    right`` in one array, built by index arithmetic: a unit has thousands of options."""
     if lm is None:
-        return [np.zeros(len(cands), dtype=np.float32) for *_, cands in found]
+        return [np.zeros(len(o.words), dtype=np.float32) for *_, o in found]
+    if not found:
+        return []
     bos, eos = lm.ids[BOS], lm.ids[EOS]
     ids = [lm.id_of(w) for w in words]
-    us: list[int] = []
-    vs: list[int] = []
-    ws: list[int] = []
-    owner: list[int] = []
-    n_options = 0
-    for first, last, _, cands in found:
+    options, lengths, sides, per_site = [], [], [], []
+    for first, last, _, originals in found:
         left = ([bos, bos] + ids[max(first - 2, 0) : first])[-2:]
         right = ids[last + 1 : last + 3]
         if len(right) < 2:
             right = [*right, eos]
-        for option in [ids[first : last + 1], *(lm.phrase_ids(c) for c, _ in cands)]:
-            seq = [*left, *option, *right]
-            us.extend(seq[:-2])
-            vs.extend(seq[1:-1])
-            ws.extend(seq[2:])
-            owner.extend([n_options] * (len(seq) - 2))
-            n_options += 1
-    if not us:
-        return [np.zeros(0, dtype=np.float32) for _ in found]
-    scores = np.bincount(owner, weights=lm.logscores(us, vs, ws), minlength=n_options)
+        flat, lens = lm.phrases_ids(originals.words)
+        options += [ids[first : last + 1], flat]
+        lengths += [[last + 1 - first], lens]
+        # left, left, right, right (-1: none), and the right side's length
+        sides.append([*left, *right, -1][:4] + [len(right)])
+        per_site.append(1 + len(lens))
+    flat = np.concatenate([np.asarray(o, dtype=np.int64) for o in options])
+    lens = np.concatenate([np.asarray(n, dtype=np.int64) for n in lengths])
+    side = np.repeat(np.array(sides, dtype=np.int64), per_site, axis=0)
+    n_options = len(lens)
+    width = 2 + lens + side[:, 4]  # tokens in each option's sequence
+    start = _offsets(width)
+    seq = np.empty(int(width.sum()), dtype=np.int64)
+    seq[start] = side[:, 0]
+    seq[start + 1] = side[:, 1]
+    seq[np.repeat(start + 2 - _offsets(lens), lens) + np.arange(len(flat))] = flat
+    seq[start + 2 + lens] = side[:, 2]
+    two = side[:, 4] == 2
+    seq[(start + 3 + lens)[two]] = side[two, 3]
+    trigrams = width - 2
+    at = np.repeat(start - _offsets(trigrams), trigrams) + np.arange(int(trigrams.sum()))
+    owner = np.repeat(np.arange(n_options), trigrams)
+    scores = np.bincount(
+        owner, weights=lm.logscores(seq[at], seq[at + 1], seq[at + 2]), minlength=n_options
+    )
     gains, at = [], 0
-    for *_, cands in found:
-        keep = scores[at]
-        gains.append(np.clip(scores[at + 1 : at + 1 + len(cands)] - keep, -_GAIN_CLIP, _GAIN_CLIP))
-        at += 1 + len(cands)
-    return [g.astype(np.float32) for g in gains]
+    for n in per_site:
+        gain = np.clip(scores[at + 1 : at + n] - scores[at], -_GAIN_CLIP, _GAIN_CLIP)
+        gains.append(gain.astype(np.float32))
+        at += n
+    return gains
+
+
+def _offsets(lengths: np.ndarray) -> np.ndarray:
+    """Where each of consecutive runs of ``lengths`` begins."""
+    return np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
 
 
 def _topic_fits(
@@ -291,14 +330,14 @@ def _topic_fits(
     """Per site, each candidate's and the written words' fit with the topic of the rest of
     the unit (the unit's word vectors less the site's own)."""
     if context is None:
-        return [(np.zeros(len(cands), dtype=np.float32), 0.0) for *_, cands in found]
+        return [(np.zeros(len(o.words), dtype=np.float32), 0.0) for *_, o in found]
     ids = np.array([context.index.get(w, -1) for w in words], dtype=np.int64)
     vectors = np.zeros((len(words), context.vectors.shape[1]), dtype=np.float32)
     vectors[ids >= 0] = context.vectors[ids[ids >= 0]]
     total = vectors.sum(axis=0)
     out = []
-    for first, last, site, cands in found:
+    for first, last, site, originals in found:
         topic = unit_length(total - vectors[first : last + 1].sum(axis=0))
-        fit = context.fits([site.key, *(c for c, _ in cands)], topic)
+        fit = context.fits((site.key, *originals.words), topic)
         out.append((fit[1:], float(fit[0])))
     return out

@@ -46,6 +46,17 @@ _ENTRY_SIZE_CAP = 65535
 
 
 @dataclass(frozen=True)
+class Originals:
+    """A key's first originals as arrays: what building their features reads for every site,
+    kept per key so that no site walks its originals one by one in Python."""
+
+    words: tuple[str, ...]
+    ids: np.ndarray  # int64: each original's id among the table's words
+    zipf: np.ndarray  # float64: as :meth:`InverseTable.candidates` rounds them
+    word_counts: np.ndarray  # float64: words in each original
+
+
+@dataclass(frozen=True)
 class Site:
     """``unit[start:end]`` is a table key: a word or phrase a spinner may have written."""
 
@@ -111,6 +122,7 @@ class InverseTable:
         self._rows = {words[i]: n for n, i in enumerate(key_ids.tolist())}
         self.max_words = max((k.count(" ") + 1 for k in self._rows), default=0)
         self.candidates = lru_cache(maxsize=65536)(self._candidates)
+        self.originals = lru_cache(maxsize=65536)(self._originals)
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -146,6 +158,24 @@ class InverseTable:
         ids = self._cands[begin:end].tolist()
         zipfs = self._cand_zipf[begin:end].tolist()
         return tuple((self._words[i], round(z, 2)) for i, z in zip(ids, zipfs))
+
+    def _originals(self, key: str, limit: int) -> Originals:
+        """The first ``limit`` originals of a key as :class:`Originals` (cached as
+        ``originals``), read from the arrays: building a site's features must not walk them."""
+        row = self._rows.get(key)
+        begin = end = 0
+        if row is not None:
+            begin = int(self._offsets[row])
+            end = min(int(self._offsets[row + 1]), begin + limit)
+        ids = self._cands[begin:end].astype(np.int64)
+        words = tuple(self._words[i] for i in ids.tolist())
+        return Originals(
+            words,
+            ids,
+            # np.round gives what candidates()' round gives for every value a table holds
+            np.round(self._cand_zipf[begin:end].astype(np.float64), 2),
+            np.array([w.count(" ") + 1 for w in words], dtype=np.float64),
+        )
 
     def relations(self, key: str) -> np.ndarray:
         """``(originals, RELATION_FEATURES)`` float32: per original of ``key``, a flag for each

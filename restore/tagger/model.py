@@ -30,6 +30,8 @@ from restore.tagger.input import CANDIDATE_FEATURES, SITE_FEATURES
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
+# Sites scored together against their own candidates (see _site_dots).
+_SITE_CHUNK = 16
 
 
 @dataclass
@@ -106,10 +108,11 @@ class SpinTagger(nn.Module):
         )
         site_hidden = words[batch.site_batch, batch.site_word]
         queries = self.query(site_hidden)
-        # Each distinct candidate is embedded once and scored against every site: a [S, U]
-        # product is far smaller than embedding [S, K, P] piece vectors.
+        # Each distinct candidate is embedded once, and each site meets only its own
+        # candidates: scoring every site against every distinct candidate ([S, U], with U in
+        # the tens of thousands at 128 candidates a site) was a quarter of the forward pass.
         distinct = self.candidate_vectors(batch.pieces, batch.piece_mask)
-        match = torch.gather(queries @ distinct.T, 1, batch.cand_index) * self._scale
+        match = _site_dots(queries, distinct, batch.cand_index) * self._scale
         cand_logits = match + self.evidence(batch.cand_features).squeeze(-1)
         cand_logits = cand_logits.masked_fill(~batch.cand_mask, float("-inf"))
         return TaggerOutput(word_logits, cand_logits, queries)
@@ -120,14 +123,28 @@ class SpinTagger(nn.Module):
         Summed by ``embedding_bag``, which never holds the ``[U, P, H]`` piece vectors: a batch
         holds 10,000 and more distinct candidates, and those vectors took 250 MB.
         """
-        summed = nn.functional.embedding_bag(
-            pieces, self.embeddings.weight, mode="sum", per_sample_weights=mask
+        # Weighted by 1/pieces: the mean comes out of the bag, without a pass over [U, H].
+        weights = mask / mask.sum(-1, keepdim=True).clamp(min=1)
+        return nn.functional.embedding_bag(
+            pieces, self.embeddings.weight, mode="sum", per_sample_weights=weights
         )
-        return summed / mask.sum(-1, keepdim=True).clamp(min=1)
 
     def vocab_logits(self, queries: torch.Tensor) -> torch.Tensor:
         """Scores of every word piece as the original at each site: ``[S, V]``."""
         return queries @ self.embeddings.weight.T * self._scale
+
+
+def _site_dots(queries: torch.Tensor, vectors: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``queries[s] . vectors[index[s, k]]`` for every site ``s`` and slot ``k``: ``[S, K]``,
+    a few sites at a time so that the gathered ``[S, K, H]`` vectors are never all held."""
+    if not len(index):
+        return queries.new_zeros(index.shape)
+    return torch.cat(
+        [
+            torch.bmm(vectors[index[i : i + _SITE_CHUNK]], queries[i : i + _SITE_CHUNK, :, None])
+            for i in range(0, len(index), _SITE_CHUNK)
+        ]
+    ).squeeze(-1)
 
 
 def save_tagger(model: SpinTagger, folder: str | Path, *, dtype=torch.float16) -> None:

@@ -67,6 +67,7 @@ class NgramModel:
         self._unk = self.ids[UNK]
         # Bounded: a long batch job meets an unbounded number of distinct written words.
         self.phrase_ids = functools.lru_cache(maxsize=1 << 18)(self._phrase_ids)
+        self.phrases_ids = functools.lru_cache(maxsize=65536)(self._phrases_ids)
 
     def id_of(self, token: str) -> int:
         return self.ids.get(token, self._unk)
@@ -74,6 +75,14 @@ class NgramModel:
     def _phrase_ids(self, phrase: str) -> list[int]:
         """Token ids of a lower-case word or space-separated phrase (cached as ``phrase_ids``)."""
         return [self.id_of(t) for t in phrase.split(" ")]
+
+    def _phrases_ids(self, phrases: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """The token ids of many phrases end to end, and each phrase's length (cached as
+        ``phrases_ids``: a site's originals come as one tuple from the inverse table)."""
+        ids, unk = self.ids, self._unk
+        split = [p.split(" ") for p in phrases]
+        flat = np.array([ids.get(t, unk) for words in split for t in words], dtype=np.int64)
+        return flat, np.array([len(words) for words in split], dtype=np.int64)
 
     def logscore(self, context: tuple[str, str], word: str) -> float:
         """Natural-log stupid-backoff score of ``word`` after the two ``context`` tokens."""
