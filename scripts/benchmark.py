@@ -9,8 +9,8 @@ lines). Every backend restores the same documents in a fresh subprocess (so its 
 own: imports, weights and activations), after one warm-up document. Reported per backend:
 words/s (whitespace-separated input words over the timed ``restore_batch``), peak RSS, load
 time, speed relative to the first backend (with ``--repeats N``, each backend runs in N fresh
-processes and its median run is reported: a shared machine's speed drifts by tens of percent
-from minute to minute), and agreement with the first backend (documents
+processes, the backends taking turns, and its median run is reported: a shared machine's speed
+drifts by tens of percent from minute to minute), and agreement with the first backend (documents
 restored identically; edits in common, as F1; units whose model output, before the guard, is
 identical). ``ctranslate2`` needs an export in
 ``MODEL_DIR/ctranslate2`` (``restore export-ct2 MODEL_DIR MODEL_DIR/ctranslate2``).
@@ -122,20 +122,24 @@ def main(argv: list[str] | None = None) -> int:
         json.dump(run_worker(args), sys.stdout)
         return 0
 
-    rows = []
-    for backend in args.backends.split(","):
-        command = [sys.executable, __file__, *_forward(args), "--worker", backend]
-        runs = []
-        for _ in range(max(args.repeats, 1)):
+    backends = args.backends.split(",")
+    runs: dict[str, list[dict]] = {backend: [] for backend in backends}
+    # Repeats interleave the backends (A B A B ...): the machine's speed drifts in spells, and
+    # one backend's runs all in one spell would compare the spells, not the backends.
+    for _ in range(max(args.repeats, 1)):
+        for backend in backends:
+            command = [sys.executable, __file__, *_forward(args), "--worker", backend]
             done = subprocess.run(command, capture_output=True, text=True)
             if done.returncode != 0:
                 print(f"benchmark: {backend} failed:\n{done.stderr[-2000:]}", file=sys.stderr)
                 return 1
-            runs.append(json.loads(done.stdout))
-        runs.sort(key=lambda run: run["words_per_s"])
-        rows.append(runs[(len(runs) - 1) // 2])
-        rows[-1]["runs_words_per_s"] = [run["words_per_s"] for run in runs]
-        shown = ", ".join(f"{run['words_per_s']:,.0f}" for run in runs)
+            runs[backend].append(json.loads(done.stdout))
+    rows = []
+    for backend in backends:
+        ranked = sorted(runs[backend], key=lambda run: run["words_per_s"])
+        rows.append(ranked[(len(ranked) - 1) // 2])
+        rows[-1]["runs_words_per_s"] = [run["words_per_s"] for run in ranked]
+        shown = ", ".join(f"{run['words_per_s']:,.0f}" for run in ranked)
         print(f"{backend}: {rows[-1]['words_per_s']:,.0f} words/s (runs: {shown})", file=sys.stderr)
     for row in rows:
         row["speedup"] = round(row["words_per_s"] / rows[0]["words_per_s"], 2)

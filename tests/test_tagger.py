@@ -318,7 +318,9 @@ def test_each_lm_gain_is_the_span_score_of_the_candidate_less_the_written_words(
 
 
 def test_a_keys_originals_as_arrays_are_its_candidates():
-    table = InverseTable({**TABLE.entries(), "hits": (5.0, [("greets", 4.0), ("press conference", 3.337)])})
+    table = InverseTable(
+        {**TABLE.entries(), "hits": (5.0, [("greets", 4.0), ("press conference", 3.337)])}
+    )
     for key in ("ejects", "hits", "out of doors", "unknown"):
         for limit in (1, 2, 8):
             originals = table.originals(key, limit)
