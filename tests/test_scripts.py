@@ -120,10 +120,13 @@ def test_gpu_bundle_picks_news_after_the_skipped_words_and_packs_a_loadable_mode
     for name in bundle.MODEL_FILES + bundle.NGRAM_FILES:
         (model / name).write_text(name, encoding="utf-8")
     for name in bundle.NPZ_FILES:
-        np.savez_compressed(model / name, values=np.arange(5))
+        np.savez_compressed(model / name, values=np.arange(5), relation_sizes=np.ones(3))
     bundle.pack_model(model, tmp_path / "model.tar.xz")
     with tarfile.open(tmp_path / "model.tar.xz") as tar:
         tar.extractall(tmp_path / "out", filter="data")
     unpacked = tmp_path / "out" / "default"
     assert (unpacked / "ngram" / "vocab.txt").read_text(encoding="utf-8") == "ngram/vocab.txt"
     assert np.load(unpacked / "ngram" / "counts.npz")["values"].tolist() == [0, 1, 2, 3, 4]
+    # The inverse table travels without its relation counts; other files keep every array.
+    assert np.load(unpacked / "inverse.npz").files == ["values"]
+    assert sorted(np.load(unpacked / "context.npz").files) == ["relation_sizes", "values"]
