@@ -1067,7 +1067,9 @@ def test_the_tagger_stage_trains_from_its_yaml_section_and_never_overwrites(
     assert (model / "model.safetensors").read_bytes() == weights
     assert main(["--config", str(config), "--export-only", "--overwrite"]) == 0
     last = ["--export-only", "--overwrite", "--set", "tagger.weights=last"]
-    assert main(["--config", str(config), *last]) == 0
+    assert main(["--config", str(config), *last, "--set", "tagger.trained_candidates=1"]) == 0
+    # A model that read more candidates than its warm start trained on says so.
+    assert json.loads((model / "restore.json").read_text())["tagger"]["trained_candidates"] == 1
     saved = torch.load(out / "model-train" / "checkpoint.pt", weights_only=True)["model"]
     exported = load_file(model / "model.safetensors")
     assert set(exported) == set(saved)

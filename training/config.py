@@ -293,6 +293,9 @@ class TaggerConfig:
     encoder: str = ""  # a local BERT folder; "" = all-MiniLM-L6-v2 from its PyPI package
     init: str = ""  # a saved tagger folder to start from (a run's best/), or "" for the encoder
     max_candidates: int = 24
+    # Rank and count features scaled by this many candidates (None: max_candidates): a warm
+    # start that trained on fewer keeps reading its first candidates' features unchanged.
+    trained_candidates: int | None = None
     layers: int = 6  # encoder layers kept (the lower ones)
     batch_size: int = 32
     encoder_lr: float = 8e-5
@@ -316,6 +319,8 @@ class TaggerConfig:
         for name in ("max_candidates", "layers", "batch_size", "eval_steps", "eval_pairs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"tagger.{name} must be at least 1")
+        if self.trained_candidates is not None and self.trained_candidates < 1:
+            raise ValueError("tagger.trained_candidates must be at least 1")
         if self.workers < 0:
             raise ValueError("tagger.workers must be at least 0")
         if self.max_pieces < 8:

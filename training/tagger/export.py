@@ -53,7 +53,9 @@ def write_model_dir(
     context.save(out / CONTEXT_FILE)
     settings = ModelSettings(
         target_format="tagger",
-        options=get_format("tagger").settings_class(max_candidates=config.max_candidates),
+        options=get_format("tagger").settings_class(
+            max_candidates=config.max_candidates, trained_candidates=config.trained_candidates
+        ),
         max_source_tokens=config.max_pieces,
         max_words=max_words,
         # Chosen on the valid split by scripts/calibrate.py --write; 0.5 until then.

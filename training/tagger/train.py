@@ -145,7 +145,13 @@ def train(
         warm_start(model, config.init)
     model = model.to(config.device)
     engine = TaggerEngine(
-        model, pieces, table, lm, context=context, max_candidates=config.max_candidates
+        model,
+        pieces,
+        table,
+        lm,
+        context=context,
+        max_candidates=config.max_candidates,
+        trained_candidates=config.trained_candidates,
     )
     head = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
     body = [p for n, p in model.named_parameters() if n.startswith("encoder.")]
