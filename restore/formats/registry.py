@@ -10,7 +10,7 @@ own with :func:`register` before loading a model that names it.
 True
 >>> from restore.loading import resolve_model
 >>> load_settings(resolve_model("default")).options.max_candidates
-64
+128
 """
 
 from __future__ import annotations
