@@ -43,7 +43,8 @@ class ContextVectors:
         self.words = list(words)
         self.vectors = vectors
         self.index = {w: i for i, w in enumerate(self.words)}
-        self.phrase_rows = lru_cache(maxsize=65536)(self._phrase_rows)
+        # Per site key, like InverseTable.originals: the common keys stay, the memory bounded.
+        self.phrase_rows = lru_cache(maxsize=1 << 14)(self._phrase_rows)
 
     def topic(self, words: Iterable[str]) -> np.ndarray:
         """The unit-length sum of the known words' vectors (zeros when none is known)."""

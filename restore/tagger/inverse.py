@@ -122,7 +122,9 @@ class InverseTable:
         self._rows = {words[i]: n for n, i in enumerate(key_ids.tolist())}
         self.max_words = max((k.count(" ") + 1 for k in self._rows), default=0)
         self.candidates = lru_cache(maxsize=65536)(self._candidates)
-        self.originals = lru_cache(maxsize=65536)(self._originals)
+        # A key's arrays take about a kilobyte; spun words are Zipfian, so 16k keys hold most
+        # sites a long job meets in tens of megabytes.
+        self.originals = lru_cache(maxsize=1 << 14)(self._originals)
 
     def __len__(self) -> int:
         return len(self._rows)

@@ -65,16 +65,11 @@ class NgramModel:
         self._size = len(self.vocab)
         self._total = int(self._unigrams.sum())
         self._unk = self.ids[UNK]
-        # Bounded: a long batch job meets an unbounded number of distinct written words.
-        self.phrase_ids = functools.lru_cache(maxsize=1 << 18)(self._phrase_ids)
-        self.phrases_ids = functools.lru_cache(maxsize=65536)(self._phrases_ids)
+        # Per site key, like InverseTable.originals: the common keys stay, the memory bounded.
+        self.phrases_ids = functools.lru_cache(maxsize=1 << 14)(self._phrases_ids)
 
     def id_of(self, token: str) -> int:
         return self.ids.get(token, self._unk)
-
-    def _phrase_ids(self, phrase: str) -> list[int]:
-        """Token ids of a lower-case word or space-separated phrase (cached as ``phrase_ids``)."""
-        return [self.id_of(t) for t in phrase.split(" ")]
 
     def _phrases_ids(self, phrases: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
         """The token ids of many phrases end to end, and each phrase's length (cached as
