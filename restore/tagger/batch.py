@@ -18,6 +18,7 @@ from restore.tagger.input import (
     SITE_FEATURES,
     PieceEncoder,
     UnitInput,
+    run_positions,
 )
 from restore.tagger.model import TaggerBatch
 
@@ -64,9 +65,7 @@ def collate(units: Sequence[UnitInput], pieces: PieceEncoder) -> TaggerBatch:
     site_batch = np.array([b for b, _ in sites], dtype=np.int64)
     site_word = np.array([s.first for _, s in sites], dtype=np.int64)
     width = np.array([s.last + 1 - s.first for _, s in sites], dtype=np.int64)
-    covered = int(width.sum())
-    offsets = np.concatenate([[0], np.cumsum(width)[:-1]]).astype(np.int64)
-    sw_index = np.repeat(site_word - offsets, width) + np.arange(covered)
+    sw_index = run_positions(site_word, width)
     return TaggerBatch(
         input_ids=input_ids,
         attention_mask=attention,

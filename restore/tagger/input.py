@@ -297,16 +297,16 @@ def _lm_gains(lm: NgramModel | None, words: list[str], found: list) -> list[np.n
     side = np.repeat(np.array(sides, dtype=np.int64), per_site, axis=0)
     n_options = len(lens)
     width = 2 + lens + side[:, 4]  # tokens in each option's sequence
-    start = _offsets(width)
+    start = np.concatenate([[0], np.cumsum(width)[:-1]]).astype(np.int64)
     seq = np.empty(int(width.sum()), dtype=np.int64)
     seq[start] = side[:, 0]
     seq[start + 1] = side[:, 1]
-    seq[np.repeat(start + 2 - _offsets(lens), lens) + np.arange(len(flat))] = flat
+    seq[run_positions(start + 2, lens)] = flat
     seq[start + 2 + lens] = side[:, 2]
     two = side[:, 4] == 2
     seq[(start + 3 + lens)[two]] = side[two, 3]
     trigrams = width - 2
-    at = np.repeat(start - _offsets(trigrams), trigrams) + np.arange(int(trigrams.sum()))
+    at = run_positions(start, trigrams)
     owner = np.repeat(np.arange(n_options), trigrams)
     scores = np.bincount(
         owner, weights=lm.logscores(seq[at], seq[at + 1], seq[at + 2]), minlength=n_options
@@ -319,9 +319,15 @@ def _lm_gains(lm: NgramModel | None, words: list[str], found: list) -> list[np.n
     return gains
 
 
-def _offsets(lengths: np.ndarray) -> np.ndarray:
-    """Where each of consecutive runs of ``lengths`` begins."""
-    return np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+def run_positions(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """``starts[j], starts[j] + 1, ..., starts[j] + lengths[j] - 1`` for every run ``j``, end to
+    end: where each run's items go, without a loop over the runs.
+
+    >>> run_positions(np.array([10, 20]), np.array([2, 3])).tolist()
+    [10, 11, 20, 21, 22]
+    """
+    before = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    return np.repeat(starts - before, lengths) + np.arange(int(lengths.sum()))
 
 
 def _topic_fits(
