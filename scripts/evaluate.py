@@ -66,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         help="spin with these thesaurus relations only (rel: Moby; syn sim hyper hypo: WordNet)",
     )
+    data.add_argument(
+        "--thesaurus",
+        help="spin with this synonyms file only (a thesaurus we do not train on: python -m "
+        "training.gcide --output FILE)",
+    )
     systems = parser.add_argument_group("systems (any of --model, --baseline; or --predictions)")
     systems.add_argument("--predictions", help="JSONL rows with 'restored', in --pairs order")
     systems.add_argument("--model", help="a trained model directory (restore.Restorer)")
@@ -183,6 +188,7 @@ def _run(args: argparse.Namespace) -> tuple[dict, list[dict]]:
         "rates": args.rate,
         "min_words": args.min_words,
         "relations": args.relations or "all",
+        **({"thesaurus": args.thesaurus} if args.thesaurus else {}),
     }
     runs, rows = evaluation.evaluate_corpus(
         _systems(args),
@@ -191,6 +197,7 @@ def _run(args: argparse.Namespace) -> tuple[dict, list[dict]]:
         seed=args.seed,
         batch_size=args.batch_size,
         relations=args.relations,
+        thesaurus=args.thesaurus,
     )
     if args.write_pairs:
         evaluation.save_jsonl(rows, args.write_pairs)

@@ -1,7 +1,7 @@
 """Where a tagger model's gold swaps go on valid paragraphs: a recall diagnosis.
 
     python scripts/funnel.py --model restore/models/default --corpus ../shared/corpus \
-        --rate 0.3 --max-paragraphs 500 [--relations rel] [--threshold 0.5]
+        --rate 0.3 --max-paragraphs 500 [--relations rel | --thesaurus F] [--threshold 0.5]
 
 Prints, per rate, the counts of ``training.funnel.swap_funnel`` as JSON: how many swaps are out
 of the inverse thesaurus's reach, proposed with the right or a wrong original, above or below
@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--corpus", required=True)
     parser.add_argument("--rate", type=float, nargs="+", default=[0.3])
     parser.add_argument("--relations", nargs="+", help="spin with these thesaurus relations only")
+    parser.add_argument("--thesaurus", help="spin with this synonyms file only")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-paragraphs", type=int, default=500)
     parser.add_argument("--threshold", type=float, help="default: the model's own")
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
             paragraphs,
             rate=rate,
             seed=args.seed,
-            spinner=evaluation.restricted_spinner(rate, args.relations),
+            spinner=evaluation.restricted_spinner(rate, args.relations, args.thesaurus),
         )
         print(json.dumps({"rate": rate, **swap_funnel(restorer, rows, args.threshold)}))
 

@@ -130,3 +130,35 @@ def test_gpu_bundle_picks_news_after_the_skipped_words_and_packs_a_loadable_mode
     # The inverse table travels without its relation counts; other files keep every array.
     assert np.load(unpacked / "inverse.npz").files == ["values"]
     assert sorted(np.load(unpacked / "context.npz").files) == ["relation_sizes", "values"]
+
+
+def test_reach_counts_each_candidate_source_over_the_swaps():
+    from restore.tagger.inverse import InverseTable
+
+    reach = load("reach_signals").reach
+    entries = {
+        "ejects": (2.1, [("greets", 3.9), ("expels", 2.8)]),
+        "expels": (2.8, [("removes", 4.0), ("ejects", 2.1)]),
+    }
+    relations = {"ejects": [{"rel": 50}, {"syn": 3}], "expels": [{"syn": 4}, {"syn": 3}]}
+    table = InverseTable(entries, relations)
+    spun = "She ejects the crowd and ejects the band."
+    row = {
+        "spun": spun,
+        "substitutions": [
+            {"spun_start": 4, "spun_end": 10, "original": "greets"},  # listed under Moby only
+            {"spun_start": 25, "spun_end": 31, "original": "removes"},  # two hops away
+            {"spun_start": 15, "spun_end": 20, "original": "group"},  # "crowd": not a key
+        ],
+    }
+    neighbours = {"eject\tv": ["greet"]}
+    out = reach(table, [row], neighbours=neighbours, counts=(1,), hops=2)
+    assert out["swaps"] == 3 and out["sites"] == 2
+    assert out["table"] == round(1 / 3, 4)
+    assert out["kept"] == round(1 / 3, 4)
+    assert out["kept + two hops (2 x 2)"] == round(2 / 3, 4)
+    without_moby = reach(table, [row], keep=("syn", "sim", "hyper", "hypo"), neighbours=neighbours)
+    assert without_moby["table"] == round(1 / 3, 4) and without_moby["kept"] == 0.0
+    # Without Moby, "greets" comes back only as an embedding neighbour of "ejects".
+    assert without_moby["kept + neighbours 10"] == round(1 / 3, 4)
+    assert without_moby["kept + neighbours 10: median added"] == 1.0

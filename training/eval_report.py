@@ -318,13 +318,23 @@ def _data_lines(data: Mapping[str, Any]) -> str:
         return (
             f"Data: {data['paragraphs']:,} paragraphs of the `{data['split']}` split of "
             f"`{data['corpus']}` ({data['tokens']:,} tokens, {data['words']:,} words), chosen "
-            f"by a hash of their id; spun by `training.spinner` (default settings) at each rate "
-            f"with seed {data['seed']}; the same paragraphs unspun give the false-change rate."
+            f"by a hash of their id; spun by `training.spinner` ({_spinner_source(data)}) at "
+            f"each rate with seed {data['seed']}; the same paragraphs unspun give the "
+            "false-change rate."
         )
     return (
         f"Data: {data.get('rows', 0):,} pairs from `{data.get('pairs')}` "
         f"({data.get('tokens', 0):,} spun tokens; {data.get('clean_rows', 0):,} rows unspun)."
     )
+
+
+def _spinner_source(data: Mapping[str, Any]) -> str:
+    if data.get("thesaurus"):
+        return f"drawing only from the synonyms of `{data['thesaurus']}`, no function words"
+    relations = data.get("relations", "all")
+    if relations == "all":
+        return "default settings"
+    return "drawing only from the relations " + ", ".join(f"`{r}`" for r in relations)
 
 
 def _num(value: Any, spec: str) -> str:

@@ -171,11 +171,23 @@ def spin_paragraphs(
     return rows
 
 
-def restricted_spinner(rate: float, relations: Sequence[str] | None):
-    """The default spinner at ``rate`` drawing only from ``relations`` (None: all of them)."""
+def restricted_spinner(rate: float, relations: Sequence[str] | None, thesaurus: str | None = None):
+    """The default spinner at ``rate`` drawing only from ``relations`` (None: all of them), or
+    only from the synonyms file ``thesaurus`` (``training.neighbours``' format, such as
+    ``training.gcide``'s: a foreign spinner's thesaurus; no function-word swaps)."""
+    from training.spinner import Spinner, SpinnerConfig
+
+    if thesaurus:
+        if relations:
+            raise EvaluationError("spin with thesaurus relations or a thesaurus file, not both")
+        weights = {"near": 1.0}
+        return Spinner(
+            SpinnerConfig(
+                rate=rate, function_rate=0.0, relation_weights=weights, neighbours_path=thesaurus
+            )
+        )
     if not relations:
         return None
-    from training.spinner import Spinner, SpinnerConfig
 
     default = SpinnerConfig().relation_weights
     unknown = set(relations) - set(default)
@@ -369,13 +381,15 @@ def evaluate_corpus(
     seed: int,
     batch_size: int = 64,
     relations: Sequence[str] | None = None,
+    thesaurus: str | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Every system at every rate on the paragraphs, spun and unspun (restored once per
     system). Returns the runs (rate by rate, systems in order) and the spun pair rows.
 
     ``relations`` restricts the spinner to those thesaurus relations (``rel`` alone is Moby's
     thesaurus; ``syn sim hyper hypo`` are WordNet's), for a dev set spun with sources withheld
-    from a model's training pairs."""
+    from a model's training pairs; ``thesaurus`` spins with a synonyms file alone
+    (:func:`restricted_spinner`)."""
     clean = clean_rows(paragraphs)
     clean_out = {
         name: restore_all(system, [r["spun"] for r in clean], batch_size=batch_size)
@@ -384,7 +398,10 @@ def evaluate_corpus(
     runs, spun_rows = [], []
     for rate in rates:
         rows = spin_paragraphs(
-            paragraphs, rate=rate, seed=seed, spinner=restricted_spinner(rate, relations)
+            paragraphs,
+            rate=rate,
+            seed=seed,
+            spinner=restricted_spinner(rate, relations, thesaurus),
         )
         spun_rows.extend(rows)
         for name, system in systems:
