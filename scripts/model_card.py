@@ -26,6 +26,10 @@ def main(argv: list[str] | None = None) -> int:
         "--withheld", help="a tagger's withheld-thesaurus check: another evaluate.py results.json"
     )
     parser.add_argument("--withheld-note", help="what the withheld check trained and scored")
+    parser.add_argument(
+        "--foreign", help="a tagger's check on a thesaurus no training reads: a results.json"
+    )
+    parser.add_argument("--foreign-note", help="what the foreign check spun and scored")
     args = parser.parse_args(argv)
     try:
         with open(args.results, encoding="utf-8") as fh:
@@ -34,16 +38,9 @@ def main(argv: list[str] | None = None) -> int:
         # A tagger (training.tagger) keeps its settings in tagger_config.json, a T5 model in
         # training_config.yaml: each family's card is written by its own function.
         if (Path(args.model_dir) / "tagger_config.json").is_file():
-            withheld = None
-            if args.withheld:
-                with open(args.withheld, encoding="utf-8") as fh:
-                    found = json.load(fh)
-                withheld = {
-                    "command": found.get("command"),
-                    "note": args.withheld_note,
-                    "runs": found["runs"],
-                }
-            write_tagger_card(Path(args.model_dir), test, withheld)
+            withheld = _check(args.withheld, args.withheld_note)
+            foreign = _check(args.foreign, args.foreign_note)
+            write_tagger_card(Path(args.model_dir), test, withheld, foreign)
         else:
             add_test_results(args.model_dir, test)
     except (OSError, ValueError, KeyError) as err:
@@ -51,6 +48,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"updated {args.model_dir}/README.md and metrics.json")
     return 0
+
+
+def _check(path: str | None, note: str | None) -> dict | None:
+    """Another evaluate.py results.json as a card section: its command, a note, its runs."""
+    if not path:
+        return None
+    with open(path, encoding="utf-8") as fh:
+        found = json.load(fh)
+    return {"command": found.get("command"), "note": note, "runs": found["runs"]}
 
 
 if __name__ == "__main__":

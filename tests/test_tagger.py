@@ -685,6 +685,13 @@ def test_tagger_card_reports_the_best_evaluation_and_takes_test_results(tagger_m
     assert "| 0.3 | tagger | 0.700 | 0.400 | 0.610 | 0.25 |" in card  # the test table stays
     assert "## A thesaurus withheld from training\n\nTrained without Moby." in card
     assert "| 0.3 | probe | 0.700 | 0.400 | 0.550 | 0.25 |" in card
+    foreign = {**run, "f0.5": 0.41}
+    write_tagger_card(model, foreign={"note": "Spun by Webster's synonyms.", "runs": [foreign]})
+    card = (model / "README.md").read_text()
+    assert "| 0.3 | probe | 0.700 | 0.400 | 0.550 | 0.25 |" in card  # the probe stays
+    assert card.index("## A thesaurus withheld") < card.index("## A thesaurus we never train on")
+    assert "## A thesaurus we never train on\n\nSpun by Webster's synonyms." in card
+    assert "| 0.3 | tagger | 0.700 | 0.400 | 0.410 | 0.25 |" in card
 
 
 def test_a_restorer_follows_a_new_guard_threshold_between_runs(tagger_model_dir):

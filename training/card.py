@@ -96,14 +96,20 @@ def write_tagger_card(
     model_dir: Path,
     test: dict[str, Any] | None = None,
     withheld: dict[str, Any] | None = None,
+    foreign: dict[str, Any] | None = None,
 ) -> None:
     """README.md of a tagger model directory (``training.tagger``): its parts, training run and
     held-out figures (``test``: scripts/evaluate.py's results.json; ``withheld``: the same for
-    the withheld-thesaurus check, with a ``note`` saying what was trained and scored), kept in
+    the withheld-thesaurus check, with a ``note`` saying what was trained and scored;
+    ``foreign``: the same for news spun by a thesaurus no training reads), kept in
     metrics.json."""
     model_dir = Path(model_dir)
     metrics = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
-    given = {k: v for k, v in (("test", test), ("withheld", withheld)) if v is not None}
+    given = {
+        k: v
+        for k, v in (("test", test), ("withheld", withheld), ("foreign", foreign))
+        if v is not None
+    }
     if given:
         metrics.update(given)
         (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
@@ -146,11 +152,14 @@ def write_tagger_card(
     ]
     if metrics.get("test"):
         lines += ["", "## Held-out test", "", *_test_table(metrics["test"])]
-    if metrics.get("withheld"):
-        withheld = metrics["withheld"]
-        lines += ["", "## A thesaurus withheld from training", ""]
-        lines += [withheld["note"], ""] if withheld.get("note") else []
-        lines += _test_table(withheld)
+    for key, heading in (
+        ("withheld", "A thesaurus withheld from training"),
+        ("foreign", "A thesaurus we never train on"),
+    ):
+        if metrics.get(key):
+            lines += ["", f"## {heading}", ""]
+            lines += [metrics[key]["note"], ""] if metrics[key].get("note") else []
+            lines += _test_table(metrics[key])
     (model_dir / "README.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
