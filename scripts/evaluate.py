@@ -216,10 +216,16 @@ def _run_detection(args: argparse.Namespace, command: str) -> int:
         paragraphs = evaluation.select_paragraphs(
             args.corpus, args.split, max_paragraphs=args.max_paragraphs, min_words=args.min_words
         )
+        rows = detection_eval.detection_rows(
+            paragraphs,
+            rates=args.rate,
+            seed=args.seed,
+            relations=args.relations,
+            thesaurus=args.thesaurus,
+        )
     except evaluation.EvaluationError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    rows = detection_eval.detection_rows(paragraphs, rates=args.rate, seed=args.seed)
     restorer = Restorer.from_pretrained(args.model, threads=1)
     detections = detection_eval.detect_rows(restorer, rows, batch_size=args.batch_size)
     results = detection_eval.evaluate_detection(rows, detections, threshold=args.word_threshold)
@@ -232,6 +238,8 @@ def _run_detection(args: argparse.Namespace, command: str) -> int:
             "words": sum(count_words(p.text) for p in paragraphs),
             "seed": args.seed,
             "rates": args.rate,
+            "relations": args.relations or "all",
+            **({"thesaurus": args.thesaurus} if args.thesaurus else {}),
         },
         "model": str(args.model),
         "calibrated": restorer.calibration is not None,

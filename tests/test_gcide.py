@@ -77,3 +77,17 @@ def test_a_thesaurus_spinner_draws_only_from_its_file(tmp_path):
     assert spinner.config.function_rate == 0.0
     with pytest.raises(EvaluationError, match="not both"):
         restricted_spinner(0.3, ["rel"], str(path))
+    with pytest.raises(EvaluationError, match="cannot read"):
+        restricted_spinner(0.3, None, str(tmp_path / "missing.json.gz"))
+
+
+def test_detection_rows_follow_the_thesaurus(tmp_path):
+    from training.detection_eval import detection_rows
+
+    path = tmp_path / "foreign.json.gz"
+    save_neighbours({"ability\tn": ["capacity"]}, path)
+    paragraph = Paragraph("p:0", "t", "Her ability to vote was never in doubt.")
+    rows = detection_rows([paragraph], rates=[1.0], seed=0, thesaurus=str(path))
+    assert [row["rate"] for row in rows] == [1.0, 0.0]
+    assert rows[0]["spun"] == "Her capacity to vote was never in doubt."
+    assert rows[1]["spun"] == paragraph.text

@@ -21,12 +21,19 @@ BINS = 10
 
 
 def detection_rows(
-    paragraphs: Sequence[evaluation.Paragraph], *, rates: Sequence[float], seed: int
+    paragraphs: Sequence[evaluation.Paragraph],
+    *,
+    rates: Sequence[float],
+    seed: int,
+    relations: Sequence[str] | None = None,
+    thesaurus: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Pair rows for every rate, then the unspun paragraphs (rate 0)."""
+    """Pair rows for every rate, then the unspun paragraphs (rate 0); spun by the default
+    spinner, or one restricted as :func:`training.evaluation.restricted_spinner` says."""
     rows = []
     for rate in rates:
-        rows.extend(evaluation.spin_paragraphs(paragraphs, rate=rate, seed=seed))
+        spinner = evaluation.restricted_spinner(rate, relations, thesaurus)
+        rows.extend(evaluation.spin_paragraphs(paragraphs, rate=rate, seed=seed, spinner=spinner))
     rows.extend(evaluation.clean_rows(paragraphs))
     return rows
 

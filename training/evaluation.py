@@ -180,12 +180,13 @@ def restricted_spinner(rate: float, relations: Sequence[str] | None, thesaurus: 
     if thesaurus:
         if relations:
             raise EvaluationError("spin with thesaurus relations or a thesaurus file, not both")
-        weights = {"near": 1.0}
-        return Spinner(
-            SpinnerConfig(
-                rate=rate, function_rate=0.0, relation_weights=weights, neighbours_path=thesaurus
-            )
+        config = SpinnerConfig(
+            rate=rate, function_rate=0.0, relation_weights={"near": 1.0}, neighbours_path=thesaurus
         )
+        try:
+            return Spinner(config)
+        except ValueError as err:  # an unreadable file or one of another format
+            raise EvaluationError(str(err)) from err
     if not relations:
         return None
 
