@@ -2,7 +2,7 @@
 
 Real spinners use thesauri we do not have, and a model judged only on swaps from its own two
 thesauri (WordNet and Moby) is judged on what it learned. GCIDE (Debian's ``dict-gcide``, GPL)
-holds Webster's 1913 "Syn." paragraphs: about 3,000 entries listing a headword's synonyms in the
+holds Webster's 1913 "Syn." paragraphs: about 3,700 headwords with their synonyms in the
 usage of a century ago ("abet": incite, instigate, egg on, foment, countenance, ...). This stage
 turns them into a synonyms file in the format of :mod:`training.neighbours`, so that the spinner
 can draw from it alone (``scripts/evaluate.py --thesaurus FILE``) and spin held-out news the way
