@@ -187,8 +187,7 @@ def _run(args: argparse.Namespace) -> tuple[dict, list[dict]]:
         "seed": args.seed,
         "rates": args.rate,
         "min_words": args.min_words,
-        "relations": args.relations or "all",
-        **({"thesaurus": args.thesaurus} if args.thesaurus else {}),
+        **_spinner_data(args),
     }
     runs, rows = evaluation.evaluate_corpus(
         _systems(args),
@@ -202,6 +201,14 @@ def _run(args: argparse.Namespace) -> tuple[dict, list[dict]]:
     if args.write_pairs:
         evaluation.save_jsonl(rows, args.write_pairs)
     return data, runs
+
+
+def _spinner_data(args: argparse.Namespace) -> dict:
+    """What the spinner drew from, as the results' data records it."""
+    data = {"relations": args.relations or "all"}
+    if args.thesaurus:
+        data["thesaurus"] = args.thesaurus
+    return data
 
 
 def _run_detection(args: argparse.Namespace, command: str) -> int:
@@ -238,8 +245,7 @@ def _run_detection(args: argparse.Namespace, command: str) -> int:
             "words": sum(count_words(p.text) for p in paragraphs),
             "seed": args.seed,
             "rates": args.rate,
-            "relations": args.relations or "all",
-            **({"thesaurus": args.thesaurus} if args.thesaurus else {}),
+            **_spinner_data(args),
         },
         "model": str(args.model),
         "calibrated": restorer.calibration is not None,
