@@ -4,7 +4,7 @@ import pytest
 
 from training.evaluation import EvaluationError, Paragraph, restricted_spinner, spin_paragraphs
 from training.gcide import main, parse_synonyms
-from training.neighbours import load_neighbours, save_neighbours
+from training.neighbours import read_neighbours, save_neighbours
 
 # The layout of GCIDE's dictd text: an entry's first line at column 0, "Syn:" blocks indented,
 # ended by a source tag or (before a usage note) a blank line.
@@ -54,7 +54,8 @@ def test_main_writes_a_synonyms_file_and_refuses_to_overwrite(tmp_path, capsys):
         fh.write(DICT)
     out = tmp_path / "gcide.json.gz"
     assert main(["--dict", str(source), "--output", str(out)]) == 0
-    assert load_neighbours(out)["capacity\tn"][0] == "ability"
+    words, info = read_neighbours(out)
+    assert words["capacity\tn"][0] == "ability" and info["source"] == "gcide"
     assert main(["--dict", str(source), "--output", str(out)]) == 2
     assert main(["--dict", str(tmp_path / "missing.dz"), "--output", str(out), "--overwrite"]) == 2
     assert "dict-gcide" in capsys.readouterr().err
@@ -62,7 +63,7 @@ def test_main_writes_a_synonyms_file_and_refuses_to_overwrite(tmp_path, capsys):
 
 def test_a_thesaurus_spinner_draws_only_from_its_file(tmp_path):
     path = tmp_path / "foreign.json.gz"
-    save_neighbours({"ability\tn": ["capacity"], "vote\tv": ["ballot"]}, path)
+    save_neighbours({"ability\tn": ["capacity"], "vote\tv": ["ballot"]}, path, source="gcide")
     spinner = restricted_spinner(1.0, None, str(path))
     text = "Her ability to vote by mail was never in doubt, and the vote was held."
     rows = spin_paragraphs([Paragraph("p:0", "t", text)], rate=1.0, seed=0, spinner=spinner)
@@ -72,7 +73,8 @@ def test_a_thesaurus_spinner_draws_only_from_its_file(tmp_path):
         ("vote", "ballot"),
     }
     assert ("ability", "capacity") in {(s["original"], s["replacement"]) for s in swaps}
-    assert all(s["relation"] == "near" for s in swaps)
+    # Labelled as the file's words, not as embedding neighbours.
+    assert all(s["relation"] == "near" and s["source"] == "gcide" for s in swaps)
     # A foreign thesaurus spins content words only: no function-word swaps ("by" -> "through").
     assert spinner.config.function_rate == 0.0
     with pytest.raises(EvaluationError, match="not both"):

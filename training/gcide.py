@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     synonyms = parse_synonyms(text)
-    save_neighbours(synonyms, args.output, source="GCIDE, Webster 1913 synonyms")
+    save_neighbours(synonyms, args.output, source="gcide", title="GCIDE, Webster 1913 synonyms")
     logger.info("%d headwords with synonyms -> %s", len(synonyms), args.output)
     return 0
 

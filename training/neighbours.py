@@ -121,6 +121,12 @@ def save_neighbours(neighbours: dict[str, list[str]], path: str | Path, **info) 
 
 def load_neighbours(path: str | os.PathLike) -> dict[str, tuple[str, ...]]:
     """``"lemma<TAB>pos"`` -> neighbour words, from a file :func:`save_neighbours` wrote."""
+    return read_neighbours(path)[0]
+
+
+def read_neighbours(path: str | os.PathLike) -> tuple[dict[str, tuple[str, ...]], dict]:
+    """:func:`load_neighbours`' words, and the file's other fields (``source``: what its
+    words are, such as ``gcide``; a file without one holds embedding neighbours)."""
     try:
         with gzip.open(path, "rt", encoding="utf-8") as fh:
             body = json.load(fh)
@@ -128,7 +134,8 @@ def load_neighbours(path: str | os.PathLike) -> dict[str, tuple[str, ...]]:
         raise ValueError(f"cannot read neighbours from {os.fspath(path)}: {err}") from err
     if not isinstance(body, dict) or body.get("format") != FORMAT_VERSION:
         raise ValueError(f"{os.fspath(path)} is not a neighbours file of format {FORMAT_VERSION}")
-    return {key: tuple(words) for key, words in body["neighbours"].items()}
+    words = {key: tuple(found) for key, found in body.pop("neighbours").items()}
+    return words, body
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,7 +39,7 @@ from training.inflection import (
     word_readings,
 )
 from training.lexicon import Candidate, Lexicon
-from training.neighbours import load_neighbours
+from training.neighbours import read_neighbours
 
 _DETERMINERS = frozenset(
     "the a an this that these those his her its their our my your some any every each no "
@@ -80,8 +80,8 @@ class Substitution:
     kind: str  # "word", "phrase" (either side multiword) or "function"
     pos: str  # "n", "v", "a", "r", or "f" for function words
     tag: str  # Penn tag of the original form, e.g. "VBZ"
-    relation: str  # thesaurus relation, "near" (embedding neighbour), "function"
-    source: str  # "wordnet", "moby", "embedding" or "function"
+    relation: str  # thesaurus relation, "near" (a neighbours file's word), "function"
+    source: str  # "wordnet", "moby", "function", or the neighbours file's ("embedding", "gcide")
     words: int  # eligible words covered in the original
 
     @property
@@ -168,8 +168,12 @@ class Spinner:
         self.config = config or SpinnerConfig()
         self.config.validate()
         self.lexicon = lexicon or Lexicon.load(self.config.lexicon_path)
+        # Where the "near" words come from: embedding neighbours unless the file names another
+        # source (a foreign thesaurus, training.gcide's "gcide").
+        self._near_source = "embedding"
         if neighbours is None and self.config.neighbours_path:
-            neighbours = load_neighbours(self.config.neighbours_path)
+            neighbours, info = read_neighbours(self.config.neighbours_path)
+            self._near_source = str(info.get("source", self._near_source))
         if neighbours is None and self.config.relation_weights.get("near", 0.0) > 0:
             raise ValueError("spinner.relation_weights.near needs spinner.neighbours_path")
         self._neighbours = neighbours or {}
@@ -352,7 +356,7 @@ class Spinner:
     def _build_pool(self, lemma: str, pos: str) -> tuple[tuple[str, float, Candidate], ...]:
         cfg = self.config
         candidates = self.lexicon.candidates(lemma, pos) + tuple(
-            Candidate(text, "near", "near", "embedding")
+            Candidate(text, "near", "near", self._near_source)
             for text in self._neighbours.get(f"{lemma}\t{pos}", ())
         )
         if cfg.choice == "sense_aware":
