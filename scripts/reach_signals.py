@@ -4,7 +4,7 @@ one the table was not built from, and what other candidate sources would add.
     python scripts/reach_signals.py --corpus ../shared/corpus --rate 0.3 --max-paragraphs 500 \
         --relations rel --keep syn sim hyper hypo --neighbours runs/neighbours30.json.gz
     python scripts/reach_signals.py --corpus ../shared/corpus --rate 0.3 --max-paragraphs 500 \
-        --thesaurus runs/gcide.json.gz --neighbours runs/neighbours30.json.gz
+        --thesaurus runs/gcide.json.gz --neighbours runs/neighbours30.json.gz --gap-words 10 100
 
 Spins valid paragraphs with some thesaurus relations only (``--relations``) or a synonyms file
 (``--thesaurus``, such as ``training.gcide``'s) and counts, over the swaps whose spun word is a
@@ -12,8 +12,10 @@ key of the default model's table: how often the original is among the key's firs
 originals; among those the relations in ``--keep`` list (a table without the spinner's
 thesaurus; all relations by default); with the key's embedding neighbours added (the single-word
 keys; ``--neighbours``, from ``python -m training.neighbours --per-word 30``); and with the
-originals of the key's originals added (two hops through the kept table, ``--hops`` of each),
-with the median number of candidates each source adds. One JSON line per rate.
+originals of the key's originals added (two hops through the kept table, ``--hops`` of each);
+and with the words the train split puts between the site's two spun neighbours added (the
+single-word keys; ``--gap-words``, the most often seen first): with the median number of
+candidates each source adds. One JSON line per rate.
 """
 
 from __future__ import annotations
@@ -26,11 +28,14 @@ import numpy as np
 
 from restore.loading import resolve_model
 from restore.tagger.inverse import INVERSE_FILE, RELATIONS, InverseTable
+from restore.tagger.ngram import BOS, EOS, lm_token
 from restore.text import tokenize
 from training import evaluation
 from training.inflection import inflect, word_readings
 from training.neighbours import load_neighbours
 from training.tagger.edit_rule import gold_swaps
+from training.tagger.fillin import GapWords, count_gaps
+from training.tagger.ngram import iter_corpus_paragraphs
 
 
 def kept_originals(table: InverseTable, key: str, keep: Sequence[str], first: int) -> list[str]:
@@ -62,12 +67,17 @@ def reach(
     neighbours: Mapping[str, Sequence[str]] | None = None,
     counts: Sequence[int] = (10, 30),
     hops: int = 16,
+    gaps: GapWords | None = None,
+    gap_counts: Sequence[int] = (10, 100),
 ) -> dict[str, float]:
     """Reach of each candidate source over the swaps of pair ``rows`` (see the module doc)."""
     hits: dict[str, int] = {"swaps": 0, "sites": 0, "table": 0, "kept": 0}
     added: dict[str, list[int]] = {}
     for row in rows:
-        sites = {(s.start, s.end): s.key for s in table.match(tokenize(row["spun"]))}
+        tokens = tokenize(row["spun"])
+        read = [BOS] + [lm_token(t) for t in tokens] + [EOS]
+        at = {t.start: i + 1 for i, t in enumerate(tokens)}  # index in read
+        sites = {(s.start, s.end): s.key for s in table.match(tokens)}
         for span, original in gold_swaps(row).items():
             hits["swaps"] += 1
             key = sites.get(span)
@@ -81,6 +91,11 @@ def reach(
             if neighbours is not None and " " not in key:
                 for n in counts:
                     sources[f"kept + neighbours {n}"] = neighbour_forms(key, neighbours, n)
+            if gaps is not None and " " not in key:
+                left, right = read[at[span[0]] - 1], read[at[span[0]] + 1]
+                for n in gap_counts:
+                    fills = gaps.fills(left, right, n + 1)
+                    sources[f"kept + gap words {n}"] = [w for w in fills if w != key][:n]
             if hops:
                 two = dict.fromkeys(
                     w for x in kept[:hops] for w in kept_originals(table, x, keep, hops)
@@ -107,9 +122,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first", type=int, default=128, help="originals a key offers")
     parser.add_argument("--neighbours", help="embedding neighbours (training.neighbours)")
     parser.add_argument("--hops", type=int, default=16, help="0: no two-hop source")
+    parser.add_argument(
+        "--gap-words",
+        type=int,
+        nargs="+",
+        help="add this many words the train split puts between the site's neighbours",
+    )
     args = parser.parse_args(argv)
     table = InverseTable.load(resolve_model(args.model) / INVERSE_FILE)
     neighbours = load_neighbours(args.neighbours) if args.neighbours else None
+    gaps = count_gaps(iter_corpus_paragraphs(args.corpus, "train")) if args.gap_words else None
     paragraphs = evaluation.select_paragraphs(
         args.corpus, args.split, max_paragraphs=args.max_paragraphs
     )
@@ -117,7 +139,14 @@ def main(argv: list[str] | None = None) -> int:
         spinner = evaluation.restricted_spinner(rate, args.relations, args.thesaurus)
         rows = evaluation.spin_paragraphs(paragraphs, rate=rate, seed=args.seed, spinner=spinner)
         counts = reach(
-            table, rows, keep=args.keep, first=args.first, neighbours=neighbours, hops=args.hops
+            table,
+            rows,
+            keep=args.keep,
+            first=args.first,
+            neighbours=neighbours,
+            hops=args.hops,
+            gaps=gaps,
+            gap_counts=args.gap_words or (),
         )
         print(json.dumps({"rate": rate, **counts}))
     return 0

@@ -16,6 +16,7 @@ from training.tagger.fillin import (
     best_weight,
     choice_shares,
     count_fillin,
+    count_gaps,
     load_fillin,
     ngram_keys,
 )
@@ -122,6 +123,29 @@ def test_load_refuses_a_missing_file(tmp_path):
 def test_no_text_is_an_error():
     with pytest.raises(FillInError):
         count_fillin(["", "   "])
+
+
+def test_gap_words_rank_by_count_and_skip_the_pads(model):
+    gaps = count_gaps(
+        [
+            "The big cat sat on the mat.",
+            "The big cat sat on the mat.",
+            "A big dog sat on a rug.",
+            "The big fox sat.",
+        ]
+    )
+    assert gaps.fills("big", "sat", 5) == ["cat", "dog", "fox"]  # 2, 1, 1 times: ties as read
+    assert gaps.fills("big", "sat", 2) == ["cat", "dog"]
+    assert gaps.fills("on", "mat", 5) == ["the"]
+    # A paragraph's pads are context, never a filler; unknown words have none.
+    assert gaps.fills("mat", "</s>", 5) == ["."]
+    assert gaps.fills(".", "</s>", 5) == []
+    assert gaps.fills("big", "unseen", 5) == [] and gaps.fills("big", "sat", 0) == []
+
+
+def test_gap_words_need_text():
+    with pytest.raises(FillInError):
+        count_gaps(["", "   "])
 
 
 def test_weight_and_shares_are_hand_computed():

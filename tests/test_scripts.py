@@ -134,6 +134,7 @@ def test_gpu_bundle_picks_news_after_the_skipped_words_and_packs_a_loadable_mode
 
 def test_reach_counts_each_candidate_source_over_the_swaps():
     from restore.tagger.inverse import InverseTable
+    from training.tagger.fillin import count_gaps
 
     reach = load("reach_signals").reach
     entries = {
@@ -162,3 +163,10 @@ def test_reach_counts_each_candidate_source_over_the_swaps():
     # Without Moby, "greets" comes back only as an embedding neighbour of "ejects".
     assert without_moby["kept + neighbours 10"] == round(1 / 3, 4)
     assert without_moby["kept + neighbours 10: median added"] == 1.0
+    # Without Moby, "greets" also comes back as a word the text puts between "she" and "the".
+    gaps = count_gaps(["She greets the crowd.", "She sees the band.", "She sees the light."])
+    by_gaps = reach(table, [row], keep=("syn",), gaps=gaps, gap_counts=(1, 2), hops=0)
+    assert by_gaps["kept"] == 0.0
+    assert by_gaps["kept + gap words 1"] == 0.0  # "sees", seen twice, comes first
+    assert by_gaps["kept + gap words 2"] == round(1 / 3, 4)
+    assert by_gaps["kept + gap words 2: median added"] == 1.0  # 2 and 0 at the two sites

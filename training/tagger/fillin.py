@@ -1,5 +1,6 @@
-"""A both-sides fill-in count model (orders 1-5) for choosing a spun word's original, and a
-measurement of what it adds to the tagger's chooser (issue 20).
+"""A both-sides fill-in count model (orders 1-5) for choosing a spun word's original, a
+measurement of what it adds to the tagger's chooser (issue 20), and the words the corpus puts
+between two given words (:class:`GapWords`: originals no thesaurus need list).
 
 The tagger's count evidence is a left-to-right trigram gain (``restore.tagger.input._lm_gains``).
 Choosing the original is a fill-in-the-blank problem, so :class:`FillIn` scores a candidate
@@ -271,6 +272,57 @@ def load_fillin(path: str | Path) -> FillIn:
         if name.startswith("keys_")
     }
     return FillIn(vocab, arrays["unigrams"], tables, manifest)
+
+
+class GapWords:
+    """The words seen between two tokens in the counted text, most often first: originals that
+    no thesaurus entry need list, proposed by the corpus alone (``l1 _ r1``).
+
+    :func:`count_gaps` counts them; each ``(left, right)`` pair's words are one sorted run of
+    the arrays, found with ``np.searchsorted``.
+
+    >>> gaps = count_gaps(["The cat sat on the mat.", "The dog sat on the rug.", "A cat sat."])
+    >>> gaps.fills("the", "sat", 5)
+    ['cat', 'dog']
+    >>> gaps.fills("the", "nothing", 5), gaps.fills("<s>", "cat", 2)
+    ([], ['the', 'a'])
+    """
+
+    def __init__(self, vocab: Sequence[str], pairs: np.ndarray, words: np.ndarray, counts):
+        self.vocab = list(vocab)
+        self.ids = {w: i for i, w in enumerate(self.vocab)}
+        self.pairs = pairs  # left id * len(vocab) + right id, sorted
+        self.words = words  # the middle word of each (pair, word), by count within a pair
+        self.counts = counts
+
+    def fills(self, left: str, right: str, limit: int) -> list[str]:
+        """Up to ``limit`` words seen between ``left`` and ``right`` (tokens as
+        :func:`restore.tagger.ngram.lm_tokens` reads them), the most often seen first."""
+        a, b = self.ids.get(left), self.ids.get(right)
+        if a is None or b is None or limit < 1:
+            return []
+        pair = a * len(self.vocab) + b
+        lo = int(np.searchsorted(self.pairs, pair))
+        hi = min(int(np.searchsorted(self.pairs, pair, side="right")), lo + limit)
+        return [self.vocab[i] for i in self.words[lo:hi].tolist()]
+
+
+def count_gaps(paragraphs: Iterable[str], *, max_words: int = 0) -> GapWords:
+    """Count every ``left word right`` triple of tokens over paragraphs of text (padded as
+    :func:`count_fillin` pads them), stopping after ``max_words`` tokens (0: no limit)."""
+    ids, ids_of, paragraphs_read, _ = token_stream(paragraphs, max_words=max_words, ends=2)
+    if not paragraphs_read:
+        raise FillInError("no text to count")
+    size = len(ids_of)
+    pairs = ids[:-2] * size + ids[2:]
+    unique, counts = np.unique(pairs * size + ids[1:-1], return_counts=True)
+    pairs, words = unique // size, unique % size
+    # Within a pair, the most often seen word first (ties: in id order, the order first read).
+    order = np.lexsort((words, -counts, pairs))
+    special = {ids_of[t] for t in (BOS, EOS, UNK) if t in ids_of}
+    keep = ~np.isin(words[order], list(special))
+    order = order[keep]
+    return GapWords(list(ids_of), pairs[order], words[order], counts[order])
 
 
 # -- measurement ---------------------------------------------------------------------------
