@@ -137,9 +137,11 @@ def test_gap_words_rank_by_count_and_skip_the_pads(model):
     assert gaps.fills("big", "sat", 5) == ["cat", "dog", "fox"]  # 2, 1, 1 times: ties as read
     assert gaps.fills("big", "sat", 2) == ["cat", "dog"]
     assert gaps.fills("on", "mat", 5) == ["the"]
-    # A paragraph's pads are context, never a filler; unknown words have none.
-    assert gaps.fills("mat", "</s>", 5) == ["."]
-    assert gaps.fills(".", "</s>", 5) == []
+    # Pads and marks are context, never fillers; unknown words have none.
+    assert gaps.fills("the", ".", 5) == ["mat"]
+    assert gaps.fills("mat", "</s>", 5) == []
+    assert count_gaps(["It rose 5 times, or four times."]).fills("rose", "times", 5) == []
+    assert gaps.fills("<s>", "big", 5) == ["the", "a"]
     assert gaps.fills("big", "unseen", 5) == [] and gaps.fills("big", "sat", 0) == []
 
 

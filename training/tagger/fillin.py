@@ -288,12 +288,11 @@ class GapWords:
     ([], ['the', 'a'])
     """
 
-    def __init__(self, vocab: Sequence[str], pairs: np.ndarray, words: np.ndarray, counts):
+    def __init__(self, vocab: Sequence[str], pairs: np.ndarray, words: np.ndarray):
         self.vocab = list(vocab)
         self.ids = {w: i for i, w in enumerate(self.vocab)}
         self.pairs = pairs  # left id * len(vocab) + right id, sorted
-        self.words = words  # the middle word of each (pair, word), by count within a pair
-        self.counts = counts
+        self.words = words  # the middle word of each (pair, word), the most often seen first
 
     def fills(self, left: str, right: str, limit: int) -> list[str]:
         """Up to ``limit`` words seen between ``left`` and ``right`` (tokens as
@@ -309,7 +308,9 @@ class GapWords:
 
 def count_gaps(paragraphs: Iterable[str], *, max_words: int = 0) -> GapWords:
     """Count every ``left word right`` triple of tokens over paragraphs of text (padded as
-    :func:`count_fillin` pads them), stopping after ``max_words`` tokens (0: no limit)."""
+    :func:`count_fillin` pads them), stopping after ``max_words`` tokens (0: no limit). Any
+    token is context; only words (tokens that begin with a letter: no marks, numbers or pads)
+    fill a gap."""
     ids, ids_of, paragraphs_read, _ = token_stream(paragraphs, max_words=max_words, ends=2)
     if not paragraphs_read:
         raise FillInError("no text to count")
@@ -317,12 +318,12 @@ def count_gaps(paragraphs: Iterable[str], *, max_words: int = 0) -> GapWords:
     pairs = ids[:-2] * size + ids[2:]
     unique, counts = np.unique(pairs * size + ids[1:-1], return_counts=True)
     pairs, words = unique // size, unique % size
+    is_word = np.array([t[:1].isalpha() for t in ids_of], dtype=bool)
+    keep = is_word[words]
+    pairs, words, counts = pairs[keep], words[keep], counts[keep]
     # Within a pair, the most often seen word first (ties: in id order, the order first read).
     order = np.lexsort((words, -counts, pairs))
-    special = {ids_of[t] for t in (BOS, EOS, UNK) if t in ids_of}
-    keep = ~np.isin(words[order], list(special))
-    order = order[keep]
-    return GapWords(list(ids_of), pairs[order], words[order], counts[order])
+    return GapWords(list(ids_of), pairs[order], words[order])
 
 
 # -- measurement ---------------------------------------------------------------------------
