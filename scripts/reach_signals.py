@@ -91,11 +91,11 @@ def reach(
             if neighbours is not None and " " not in key:
                 for n in counts:
                     sources[f"kept + neighbours {n}"] = neighbour_forms(key, neighbours, n)
-            if gaps is not None and " " not in key:
+            if gaps is not None and gap_counts and " " not in key:
                 left, right = read[at[span[0]] - 1], read[at[span[0]] + 1]
+                fills = [w for w in gaps.fills(left, right, max(gap_counts) + 1) if w != key]
                 for n in gap_counts:
-                    fills = gaps.fills(left, right, n + 1)
-                    sources[f"kept + gap words {n}"] = [w for w in fills if w != key][:n]
+                    sources[f"kept + gap words {n}"] = fills[:n]
             if hops:
                 two = dict.fromkeys(
                     w for x in kept[:hops] for w in kept_originals(table, x, keep, hops)
