@@ -1146,6 +1146,53 @@ def test_choice_signals_count_each_reachable_site_once(tagger_model_dir):
     assert restorer.runtime.engine.refine_above is None  # put back as it was
 
 
+def _script(name, monkeypatch):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        name, Path(__file__).parents[1] / "scripts" / f"{name}.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_masked_signals_mask_only_the_suspect_sites_and_fit_heads(tagger_model_dir, monkeypatch):
+    from restore import Restorer
+
+    masked_signals = _script("masked_signals", monkeypatch)
+    restorer = Restorer.from_pretrained(tagger_model_dir, threads=1)
+    engine = restorer.runtime.engine
+    units = [engine.encode_text("The fete ejects journalists out of doors.")]
+    ids = collate(units, engine.pieces).input_ids
+    mask_id = engine.pieces.tokenizer.token_to_id("[MASK]")
+    spins = [[0.0] * len(units[0].tokens)]
+    fete, ejects, outside = units[0].sites
+    spins[0][ejects.first] = spins[0][outside.first] = 0.9
+    masked, chosen = masked_signals.masked_ids(units, ids, spins, 0.5, mask_id)
+    assert chosen == [1, 2]
+    changed = (masked != ids).nonzero()[:, 1].tolist()
+    firsts = units[0].first_pieces
+    # "ejects" and every piece of "out of doors", nothing else (not "fete", not the full stop).
+    want = list(range(firsts[ejects.first], firsts[ejects.last + 1]))
+    want += list(range(firsts[outside.first], firsts[outside.last + 1]))
+    assert changed == want
+    assert (masked[0, changed] == mask_id).all()
+
+    text = "The fete ejects journalists outside the depository."
+    subs = [swap(text, "fete", "party"), swap(text, "ejects", "greets")]
+    rows = [{"spun": text, "substitutions": subs}] * 20
+    found = masked_signals.masked_signals(
+        restorer, rows, {0.3: rows[:1]}, min_spin=0.0, epochs=1, seed=0
+    )
+    assert found[0.3]["sites"] == 2
+    assert set(found[0.3]) == {"sites", "network", *masked_signals.HEADS}
+    assert all(0.0 <= v <= 1.0 for k, v in found[0.3].items() if k != "sites")
+
+
 def test_gpu_tagger_spins_news_in_memory_and_trains_warm_with_workers(
     tmp_path, engine, lm, context, monkeypatch
 ):
