@@ -58,10 +58,9 @@ def site_views(restorer, rows, *, min_spin: float, batch: int = 32) -> dict[str,
         tensors = collate(units, engine.pieces)
         flat = [(b, site) for b, unit in enumerate(units) for site in unit.sites]
         with torch.inference_mode():
-            out = model(tensors)
+            out, plain = _forward_keeping_hidden(model, tensors)
             spins = torch.sigmoid(out.word_logits).tolist()
             ids, chosen = masked_ids(units, tensors.input_ids, spins, min_spin, mask_id)
-            plain = model.encoder(tensors.input_ids, tensors.attention_mask)
             masked = model.encoder(ids, tensors.attention_mask)
             log_p = torch.log_softmax(out.cand_logits, dim=-1)
         for s in chosen:
@@ -85,6 +84,17 @@ def site_views(restorer, rows, *, min_spin: float, batch: int = 32) -> dict[str,
     empty = {"unmasked": (0, hidden), "masked": (0, hidden), "log_p": (0, slots)}
     empty |= {"pieces": (0, slots, MAX_CANDIDATE_PIECES), "want": (0,)}
     return {k: np.stack(v) if v else np.zeros(empty[k]) for k, v in found.items()}
+
+
+def _forward_keeping_hidden(model, tensors):
+    """The network's output and its encoder's hidden vectors, from one pass (not a second)."""
+    kept = []
+    hook = model.encoder.register_forward_hook(lambda _m, _i, hidden: kept.append(hidden))
+    try:
+        out = model(tensors)
+    finally:
+        hook.remove()
+    return out, kept[0]
 
 
 def masked_ids(units, input_ids, spins, min_spin: float, mask_id: int):

@@ -1185,6 +1185,14 @@ def test_masked_signals_mask_only_the_suspect_sites_and_fit_heads(tagger_model_d
     text = "The fete ejects journalists outside the depository."
     subs = [swap(text, "fete", "party"), swap(text, "ejects", "greets")]
     rows = [{"spun": text, "substitutions": subs}] * 20
+    views = masked_signals.site_views(restorer, rows[:1], min_spin=0.0)
+    batch = collate([engine.encode_text(text)], engine.pieces)
+    with torch.inference_mode():
+        hidden = engine.model.encoder(batch.input_ids, batch.attention_mask)[0]
+    fete_at = engine.encode_text(text).first_pieces[1]
+    assert views["want"].tolist() == [0, 0]  # "party" and "greets" rank first in TABLE
+    assert torch.allclose(torch.from_numpy(views["unmasked"][0]), hidden[fete_at], atol=1e-5)
+    assert not np.allclose(views["masked"][0], views["unmasked"][0])
     found = masked_signals.masked_signals(
         restorer, rows, {0.3: rows[:1]}, min_spin=0.0, epochs=1, seed=0
     )
