@@ -191,7 +191,6 @@ def fit_head(views, keys, embeddings, *, residual: bool, epochs: int = 6, seed: 
 def masked_signals(restorer, fit_rows, judged: dict, *, min_spin: float, epochs: int, seed: int):
     """Per rate of ``judged`` (rate -> pair rows), the share of sites whose original each head
     ranks first (``network`` is the network alone), heads fitted on ``fit_rows``' sites."""
-    torch.manual_seed(seed)
     embeddings = restorer.runtime.engine.model.embeddings.weight.detach()
     fit = site_views(restorer, fit_rows, min_spin=min_spin)
     views = {rate: site_views(restorer, rows, min_spin=min_spin) for rate, rows in judged.items()}
@@ -219,7 +218,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.fit_offset < args.max_paragraphs:
         parser.error("--fit-offset must not be below --max-paragraphs: fit and judge apart")
-    torch.set_num_threads(args.threads)
     restorer = Restorer.from_pretrained(args.model, threads=args.threads)
     stop = args.fit_offset + args.fit_paragraphs
     paragraphs = evaluation.select_paragraphs(args.corpus, args.split, max_paragraphs=stop)

@@ -1147,6 +1147,8 @@ def test_choice_signals_count_each_reachable_site_once(tagger_model_dir):
 
 
 def _script(name, monkeypatch):
+    """``scripts/<name>.py`` imported as module ``name`` (registered by that name, so that a
+    process pool can pickle its functions)."""
     import importlib.util
     import sys
     from pathlib import Path
@@ -1204,20 +1206,11 @@ def test_masked_signals_mask_only_the_suspect_sites_and_fit_heads(tagger_model_d
 def test_gpu_tagger_spins_news_in_memory_and_trains_warm_with_workers(
     tmp_path, engine, lm, context, monkeypatch
 ):
-    import importlib.util
-    import sys
-    from pathlib import Path
-
     import yaml
 
     from restore import Restorer
 
-    spec = importlib.util.spec_from_file_location(
-        "gpu_tagger", Path(__file__).parents[1] / "scripts" / "gpu_tagger.py"
-    )
-    gpu_tagger = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "gpu_tagger", gpu_tagger)  # its pool pickles by name
-    spec.loader.exec_module(gpu_tagger)
+    gpu_tagger = _script("gpu_tagger", monkeypatch)
     news = tmp_path / "news.jsonl"
     text = "The party greets journalists outside the bank. The fete ended early on Friday."
     docs = [{"id": f"d{i}", "text": text, "split": "train"} for i in range(6)]
