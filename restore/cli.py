@@ -1,7 +1,7 @@
 """The ``restore`` command line.
 
     restore [FILE]                          restore a document (stdin by default) to stdout
-    restore FILE --json | --diff            with its edits, as JSON or highlighted
+    restore FILE --json | --diff            with its edits and suggestions, JSON or marked
     restore batch IN.jsonl OUT.jsonl --field text [--resume | --overwrite] [--ray] [--detect]
     restore detect [FILE] [--json]          how likely the text, and each word, was spun
     restore serve [--host 127.0.0.1] [--port 8000]   web page and JSON API
@@ -34,7 +34,7 @@ SUBCOMMANDS = {
     "export-ct2": "export a model directory to CTranslate2 (backend 'ctranslate2')",
 }
 EXIT_OK, EXIT_MALFORMED_ROWS, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
-_RED, _GREEN, _RESET = "\x1b[31;9m", "\x1b[32m", "\x1b[0m"
+_RED, _GREEN, _YELLOW, _RESET = "\x1b[31;9m", "\x1b[32m", "\x1b[33m", "\x1b[0m"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,8 +75,12 @@ def _restore_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("file", nargs="?", help="UTF-8 text file (default: stdin)")
     view = parser.add_mutually_exclusive_group()
-    view.add_argument("--json", action="store_true", help="print the text, edits and units")
-    view.add_argument("--diff", action="store_true", help="print the text with edits marked")
+    view.add_argument(
+        "--json", action="store_true", help="print the text, edits, units and suggestions"
+    )
+    view.add_argument(
+        "--diff", action="store_true", help="print the text with edits and suggestions marked"
+    )
     parser.add_argument(
         "--color",
         choices=("auto", "always", "never"),
@@ -101,7 +105,7 @@ def _run_restore(args: argparse.Namespace) -> int:
     if args.json:
         _write(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n")
     elif args.diff:
-        _write(render_diff(text, result.edits, color=_use_color(args.color)))
+        _write(render_diff(text, result.edits, result.suggestions, color=_use_color(args.color)))
     else:
         _write(result.text)
     return EXIT_OK
@@ -120,14 +124,24 @@ def _read_document(file: str | None) -> str:
     return _decode(data, name)
 
 
-def render_diff(text: str, edits, *, color: bool) -> str:
+def render_diff(text: str, edits, suggestions=(), *, color: bool) -> str:
     """``text`` with each edit shown as its spun and restored words: coloured (red struck-out,
-    green) or, without colour, wdiff-style ``[-spun-]{+restored+}``."""
+    green) or, without colour, wdiff-style ``[-spun-]{+restored+}``; each suggestion keeps its
+    word and follows it with the suggested one, ``{?restored?}`` (yellow in colour)."""
+    marked = sorted(
+        [(e, False) for e in edits] + [(s, True) for s in suggestions], key=lambda m: m[0].start
+    )
     parts = []
     pos = 0
-    for edit in edits:
+    for edit, suggested in marked:
+        if edit.start < pos:  # overlaps what is already shown
+            continue
         parts.append(text[pos : edit.start])
-        if color:
+        if suggested and color:
+            parts.append(f"{edit.spun}{_YELLOW}{{?{edit.restored}?}}{_RESET}")
+        elif suggested:
+            parts.append(f"{edit.spun}{{?{edit.restored}?}}")
+        elif color:
             parts.append(f"{_RED}{edit.spun}{_RESET}{_GREEN}{edit.restored}{_RESET}")
         else:
             parts.append(f"[-{edit.spun}-]{{+{edit.restored}+}}")
@@ -431,6 +445,9 @@ def _add_model_options(parser: argparse.ArgumentParser, *, default_threads: int 
     guard.add_argument("--min-edit-confidence", type=float, help="withhold single edits below this")
     guard.add_argument("--max-length-ratio", type=float, help="reject word-count ratios beyond")
     guard.add_argument(
+        "--min-suggestion-confidence", type=float, help="suggest unmade edits from this"
+    )
+    guard.add_argument(
         "--keep-numbers",
         action=argparse.BooleanOptionalAction,
         help="reject units whose numbers change",
@@ -450,6 +467,7 @@ def _guard(args: argparse.Namespace) -> dict:
         "max_length_ratio": args.max_length_ratio,
         "keep_numbers": args.keep_numbers,
         "keep_names": args.keep_names,
+        "min_suggestion_confidence": args.min_suggestion_confidence,
     }
     return {key: value for key, value in values.items() if value is not None}
 

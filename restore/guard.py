@@ -146,6 +146,8 @@ def resolve_guard(
         raise ValueError("guard min_confidence must lie in [0, 1]")
     if not 0.0 <= result.min_edit_confidence <= 1.0:
         raise ValueError("guard min_edit_confidence must lie in [0, 1]")
+    if not 0.0 <= result.min_suggestion_confidence <= 1.0:
+        raise ValueError("guard min_suggestion_confidence must lie in [0, 1]")
     if result.max_length_ratio < 1.0:
         raise ValueError("guard max_length_ratio must be at least 1")
     return result

@@ -123,19 +123,27 @@ class Restoration:
     ``word_spin`` holds ``(start, end, probability)`` (input offsets) for each word the model
     judged, from the same forward pass: the probability that a spinner put it there. Words the
     model did not judge count as 0; ``restore.detection`` turns this into a :class:`Detection`.
+
+    ``suggestions`` are edits the model proposed but was less sure of than the guard's
+    ``min_edit_confidence``, down to its ``min_suggestion_confidence`` (0.3), in input offsets
+    and in order: *not* made in ``text``, for a reader to judge (how often they are right:
+    docs/experiments.md, "Suggestions").
     """
 
     text: str
     edits: tuple[Edit, ...] = ()
     units: tuple[UnitReport, ...] = ()
     word_spin: tuple[tuple[int, int, float], ...] = ()
+    suggestions: tuple[Edit, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict: ``{"text", "edits": [...], "units": [...]}``."""
+        """A JSON-ready dict: ``{"text", "edits": [...], "units": [...], "suggestions":
+        [...]}``."""
         return {
             "text": self.text,
             "edits": [dataclasses.asdict(e) for e in self.edits],
             "units": [{**dataclasses.asdict(u), "reasons": list(u.reasons)} for u in self.units],
+            "suggestions": [dataclasses.asdict(e) for e in self.suggestions],
         }
 
 
@@ -206,6 +214,7 @@ class _Planned:
     edits: tuple[Edit, ...] = ()
     report: UnitReport | None = None
     word_spin: tuple[tuple[int, int, float], ...] = ()  # offsets in the unit
+    suggestions: tuple[Edit, ...] = ()
 
 
 @dataclass
@@ -224,7 +233,8 @@ class _Document:
         parts.append(self.text[pos:])
         reports = tuple(unit.report for unit in self.units if unit.report is not None)
         spin = tuple((u.start + a, u.start + b, p) for u in self.units for a, b, p in u.word_spin)
-        return Restoration("".join(parts), edits, reports, spin)
+        suggestions = tuple(s for unit in self.units for s in unit.suggestions)
+        return Restoration("".join(parts), edits, reports, spin, suggestions)
 
 
 class Restorer:
@@ -296,7 +306,7 @@ class Restorer:
 
         >>> Restorer.from_pretrained("default", guard={"min_edit_confidence": 0.9}).guard
         GuardSettings(min_confidence=0.0, min_edit_confidence=0.9, max_length_ratio=1.5, \
-keep_numbers=True, keep_names=True)
+keep_numbers=True, keep_names=True, min_suggestion_confidence=0.3)
         """
         checked = check_model(name_or_path, backend=backend, guard=guard, revision=revision)
         model_dir, settings = checked.model_dir, checked.settings
@@ -499,6 +509,10 @@ keep_numbers=True, keep_names=True)
             min_confidence=self.guard.min_edit_confidence,
         )
         unit.word_spin = reading.word_spin
+        suggested = [
+            Edit(unit.start + start, unit.start + end, source[start:end], restored, confidence)
+            for start, end, restored, confidence in reading.suggestions
+        ]
         changes = align(prepared, reading.text)
         verdict = guards.judge(
             prepared,
@@ -518,6 +532,7 @@ keep_numbers=True, keep_names=True)
             unit.report = UnitReport(
                 unit.start, unit.end, status, reasons, reading.confidence, reading.text
             )
+            unit.suggestions = self._suggestions(suggested)
             return
         edits = [
             Edit(
@@ -530,7 +545,13 @@ keep_numbers=True, keep_names=True)
             for change, confidence in zip(changes, reading.edit_confidence(changes))
         ]
         unit.edits, status, reasons = guards.withhold(edits, self.guard)
+        withheld_edits = [e for e in edits if e not in unit.edits]
+        unit.suggestions = self._suggestions([*suggested, *withheld_edits])
         reasons = reasons or withheld
         unit.report = UnitReport(
             unit.start, unit.end, status, reasons, reading.confidence, reading.text
         )
+
+    def _suggestions(self, edits: Sequence[Edit]) -> tuple[Edit, ...]:
+        floor = self.guard.min_suggestion_confidence
+        return tuple(sorted((e for e in edits if e.confidence >= floor), key=lambda e: e.start))

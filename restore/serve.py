@@ -12,7 +12,8 @@ The model is loaded once; each request's model call runs in a worker thread
 API (JSON, UTF-8):
 
 * ``POST /v1/restore`` ``{"text": "..."}`` or ``{"texts": ["...", ...]}``: the restored text,
-  its edits (input offsets, spun, restored, confidence) and the spin score of each text;
+  its edits (input offsets, spun, restored, confidence), the edits it suggests but did not
+  make (the same fields) and the spin score of each text;
 * ``POST /v1/detect``, same input: every word's spin probability, the spin score and the
   calibrated probability that the text was spun;
 * ``GET /healthz``: ``{"status": "ok", "model": ...}``.
@@ -128,6 +129,9 @@ def build_app(restorer, settings: ServeSettings | None = None, *, model_name: st
     class RestoredOut(BaseModel):
         text: str
         edits: list[EditOut]
+        suggestions: list[EditOut] = Field(
+            description="edits the model was not sure enough to make, for a reader to judge"
+        )
         detection: SpinOut | None = Field(description="null: the model does not detect")
 
     class WordOut(BaseModel):
@@ -186,6 +190,7 @@ def build_app(restorer, settings: ServeSettings | None = None, *, model_name: st
                 {
                     "text": result.text,
                     "edits": [_edit(e) for e in result.edits],
+                    "suggestions": [_edit(e) for e in result.suggestions],
                     "detection": detection,
                 }
             )

@@ -64,6 +64,7 @@ class GuardSettings:
     max_length_ratio: float = 1.5  # restored/input word count outside [1/r, r] is rejected
     keep_numbers: bool = True  # a changed or dropped number rejects the unit
     keep_names: bool = True  # a changed mid-sentence capitalised word rejects the unit
+    min_suggestion_confidence: float = 0.3  # an edit not made but this sure is suggested
 
 
 @dataclass(frozen=True)

@@ -124,6 +124,24 @@ class Unit:
     def aligned(self) -> bool:
         return len(self.tokens) == len(self.written)
 
+    def written_span(self, start: int, end: int) -> tuple[int, int] | None:
+        """The span of ``text`` written as the whole tokens of ``normal[start:end]``, or None
+        when the span holds no whole token or the two token lists do not correspond.
+
+        >>> unit = prepare_unit("The  fete\\nended.")
+        >>> unit.written_span(4, 8), unit.written_span(5, 8)
+        ((5, 9), None)
+        """
+        if not self.aligned:
+            return None
+        inside = [i for i, t in enumerate(self.tokens) if start <= t.start and t.end <= end]
+        if not inside:
+            return None
+        first, last = inside[0], inside[-1]
+        if self.tokens[first].start != start or self.tokens[last].end != end:
+            return None
+        return self.written[first].start, self.written[last].end
+
 
 def prepare_unit(text: str) -> Unit:
     """A :class:`Unit` of ``text``: normalised once."""

@@ -2,10 +2,13 @@
 
     python scripts/funnel.py --model restore/models/default --corpus ../shared/corpus \
         --rate 0.3 --max-paragraphs 500 [--relations rel | --thesaurus F] [--threshold 0.5]
+        [--bands 0.1 0.2 0.3 0.4 0.5]
 
 Prints, per rate, the counts of ``training.funnel.swap_funnel`` as JSON: how many swaps are out
 of the inverse thesaurus's reach, proposed with the right or a wrong original, above or below
-the threshold (default: the model's own), and how many clean words it would edit.
+the threshold (default: the model's own), and how many clean words it would edit. With
+``--bands``, also each band of confidence's proposals, right, wrong or at unspun words
+(``training.funnel.confidence_bands``). Rate 0 reads the paragraphs unspun.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ import argparse
 import json
 
 from restore import Restorer
+from restore.text import count_words
 from training import evaluation
-from training.funnel import swap_funnel
+from training.funnel import confidence_bands, swap_funnel
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -28,6 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-paragraphs", type=int, default=500)
     parser.add_argument("--threshold", type=float, help="default: the model's own")
+    parser.add_argument("--bands", type=float, nargs="+", help="lower edges of confidence bands")
     args = parser.parse_args(argv)
 
     restorer = Restorer.from_pretrained(args.model)
@@ -35,13 +40,20 @@ def main(argv: list[str] | None = None) -> None:
         args.corpus, "valid", max_paragraphs=args.max_paragraphs
     )
     for rate in args.rate:
-        rows = evaluation.spin_paragraphs(
-            paragraphs,
-            rate=rate,
-            seed=args.seed,
-            spinner=evaluation.restricted_spinner(rate, args.relations, args.thesaurus),
-        )
-        print(json.dumps({"rate": rate, **swap_funnel(restorer, rows, args.threshold)}))
+        if rate == 0:
+            rows = evaluation.clean_rows(paragraphs)
+        else:
+            rows = evaluation.spin_paragraphs(
+                paragraphs,
+                rate=rate,
+                seed=args.seed,
+                spinner=evaluation.restricted_spinner(rate, args.relations, args.thesaurus),
+            )
+        funnel = swap_funnel(restorer, rows, args.threshold)
+        funnel["words"] = sum(count_words(row["spun"]) for row in rows)
+        if args.bands:
+            funnel["bands"] = confidence_bands(restorer, rows, args.bands)
+        print(json.dumps({"rate": rate, **funnel}))
 
 
 if __name__ == "__main__":

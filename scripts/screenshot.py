@@ -4,7 +4,8 @@
 
 Serves the model on 127.0.0.1 (a free port) in this process, opens the page in Debian's
 Chromium (selenium 4, no downloaded browser), restores a spun paragraph, turns the diff on,
-focuses the first edit (so its tooltip shows) and saves the window as PNG.
+focuses the first suggestion or else the first edit (so its tooltip shows) and saves the window
+as PNG.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from restore.serve import BackgroundServer, build_app
 SPUN = (
     "The minister enumerated newspapermen that the rumbles would continue next week. "
     "Functionaries in Redvale announced new water confinements on Friday, and the celebration "
-    "ejects journalists outside the depository."
+    "ejects journalists outside the depository. Rescinding the ban was a mistake, critics said."
 )
 CHROME_ARGS = (
     "--headless=new",
@@ -60,7 +61,8 @@ def take(url: str, out: Path, text: str) -> Path:
             lambda d: d.find_element(By.ID, "status").text.startswith(("Done", "Could not"))
         )
         driver.find_element(By.ID, "diff").click()
-        marks = driver.find_elements(By.CSS_SELECTOR, "#output mark.edit")
+        marks = driver.find_elements(By.CSS_SELECTOR, "#output button.suggestion")
+        marks = marks or driver.find_elements(By.CSS_SELECTOR, "#output mark.edit")
         if marks:
             driver.execute_script("arguments[0].focus()", marks[0])
         out.parent.mkdir(parents=True, exist_ok=True)

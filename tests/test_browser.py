@@ -144,6 +144,41 @@ def test_page_highlights_the_same_edits_as_the_api(page):
     assert "confidence" in tooltip.text
 
 
+def test_a_suggestion_is_shown_and_applied_only_when_clicked(page):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    server, driver = page
+    text = "Notwithstanding the rain, the match went ahead."
+    want = api_restore(server, text)
+    assert want["text"] == text and want["edits"] == []
+    [suggestion] = want["suggestions"]
+    submit(driver, text)
+    assert driver.find_element(By.ID, "suggestion-count").text == "1"
+    [button] = driver.find_elements(By.CSS_SELECTOR, "#output button.suggestion")
+    assert button.text == suggestion["spun"]
+    assert button.get_attribute("aria-pressed") == "false"
+    assert shown_text(driver) == text
+
+    # What copy gives is what the page shows: the suggestion applied, then undone.
+    driver.execute_script(
+        "navigator.clipboard.writeText = (t) => { window.copied = t; return Promise.resolve(); };"
+    )
+    button.click()
+    applied = suggestion["restored"] + text[suggestion["end"] :]
+    assert button.text == suggestion["restored"]
+    assert button.get_attribute("aria-pressed") == "true"
+    assert shown_text(driver) == applied
+    # (the word changes length under the pointer, which may hide the tooltip: read it anyway)
+    assert "click to undo" in driver.find_element(By.ID, "tooltip").get_attribute("textContent")
+    driver.find_element(By.ID, "copy").click()
+    assert driver.execute_script("return window.copied;") == applied
+    button.send_keys(Keys.ENTER)  # a button: the keyboard toggles it too
+    assert shown_text(driver) == text
+    driver.find_element(By.ID, "copy").click()
+    assert driver.execute_script("return window.copied;") == text
+
+
 def test_script_in_the_input_shows_as_text_and_runs_nothing(page):
     from selenium.webdriver.common.by import By
 

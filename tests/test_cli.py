@@ -36,7 +36,7 @@ def test_file_argument_and_json_view(tmp_path, capsys, tiny_model, tiny_restorer
     assert main([str(path), "--json", *_model_args(tiny_model)]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data == tiny_restorer.restore_detailed(TEXT).to_dict()
-    assert set(data) == {"text", "edits", "units"}
+    assert set(data) == {"text", "edits", "units", "suggestions"}
 
 
 def test_diff_view_marks_edits():
@@ -47,6 +47,12 @@ def test_diff_view_marks_edits():
     )
     coloured = render_diff(text, edits, color=True)
     assert "\x1b[31;9mejects\x1b[0m\x1b[32mgreets\x1b[0m" in coloured
+    # A suggestion keeps its word; one overlapping a shown edit is left out.
+    suggestions = [Edit(10, 13, "the", "a", 0.4), Edit(14, 23, "big crowd", "mob", 0.3)]
+    assert render_diff(text, edits, suggestions, color=False) == (
+        "He [-ejects-]{+greets+} the{?a?} [-big-]{+large+} crowd."
+    )
+    assert "the\x1b[33m{?a?}\x1b[0m" in render_diff(text, edits, suggestions, color=True)
 
 
 def test_diff_view_on_the_command_line(tmp_path, capsys, tiny_model):

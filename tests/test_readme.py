@@ -176,7 +176,7 @@ def test_the_json_views_have_the_fields_named(cli, tmp_path, monkeypatch):
     (tmp_path / "doc.txt").write_text(SPUN + "\n", encoding="utf-8")
     assert "restore doc.txt --json  " in README and "restore detect doc.txt --json" in README
     code, printed = cli(["doc.txt", "--json"])
-    assert code == 0 and list(json.loads(printed)) == ["text", "edits", "units"]
+    assert code == 0 and list(json.loads(printed)) == ["text", "edits", "units", "suggestions"]
     code, printed = cli(["detect", "doc.txt", "--json"])
     detection = json.loads(printed)
     assert code == 0 and list(detection) == ["spin_score", "spun_probability", "words"]

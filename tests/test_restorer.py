@@ -324,3 +324,26 @@ def test_edits_below_min_edit_confidence_are_withheld(stub_restorer):
     assert sure.restore(text) == swap(text)
     with pytest.raises(ValueError, match="min_edit_confidence"):
         stub_restorer(swap, guard={"min_edit_confidence": -0.1})
+
+
+def test_withheld_edits_are_suggested_down_to_their_threshold(stub_restorer):
+    text = "The big  dog."
+    unsure = stub_restorer(swap, prob=0.4, guard={"min_edit_confidence": 0.5})
+    result = unsure.restore_detailed(text)
+    assert result.text == text and result.edits == ()
+    loose = stub_restorer(swap, prob=0.4, guard={"min_edit_confidence": 0.0})
+    changed = loose.restore_detailed(text).edits
+    assert result.suggestions == changed and changed
+    assert [text[s.start : s.end] for s in result.suggestions] == [s.spun for s in changed]
+    quiet = stub_restorer(
+        swap, prob=0.4, guard={"min_edit_confidence": 0.5, "min_suggestion_confidence": 0.45}
+    )
+    assert quiet.restore_detailed(text).suggestions == ()
+    assert (
+        stub_restorer(swap, prob=0.6, guard={"min_edit_confidence": 0.5})
+        .restore_detailed(text)
+        .suggestions
+        == ()
+    )
+    with pytest.raises(ValueError, match="min_suggestion_confidence"):
+        stub_restorer(swap, guard={"min_suggestion_confidence": 1.5})

@@ -1015,6 +1015,62 @@ def test_the_swap_funnel_puts_every_gold_swap_in_one_bucket(tagger_model_dir):
     assert (strict["restored"], strict["right_unsure"], strict["clean_word_edits"]) == (0, 1, 0)
 
 
+def test_confidence_bands_count_every_proposal_once(tagger_model_dir):
+    from restore import Restorer
+    from training.funnel import confidence_bands
+
+    restorer = Restorer.from_pretrained(tagger_model_dir, threads=1)
+    text = "The fete ejects journalists outside the depository."
+    units = restorer.unit_outputs([text])[0]
+    proposals = {(s + p.start, s + p.end): p for s, _, u in units for p in u.proposals}
+    fete = proposals[(4, 8)]
+    rows = [
+        {"spun": text, "substitutions": [swap(text, "fete", fete.restored)]},
+        {"spun": text, "substitutions": [swap(text, "fete", "zeppelin")]},
+    ]
+    edge = sorted(p.confidence for p in proposals.values())[len(proposals) // 2]
+    low, high = confidence_bands(restorer, rows, [edge, 0.0])
+    assert (low["from"], high["from"]) == (0.0, edge)
+    sure = fete.confidence >= edge
+    assert (high["right"], low["right"]) == (int(sure), int(not sure))
+    assert (high["wrong_original"], low["wrong_original"]) == (int(sure), int(not sure))
+    others = [p.confidence for span, p in proposals.items() if span != (4, 8)]
+    assert high["clean"] == 2 * sum(c >= edge for c in others)
+    assert low["clean"] == 2 * sum(c < edge for c in others)
+
+
+def test_unsure_proposals_come_back_as_suggestions_in_input_offsets(tagger_model_dir):
+    from restore import Restorer
+    from restore.formats.tagger import PROPOSAL_FLOOR
+
+    # Runs of spaces and a line break: the unit is normalised, the suggestions' offsets are not.
+    text = "The  fete\nejects reporters outside   the depository."
+
+    def load(**guard):
+        return Restorer.from_pretrained(tagger_model_dir, threads=1, guard=guard)
+
+    made = load(min_edit_confidence=0.0).restore_detailed(text)
+    assert len(made.edits) >= 2
+    result = load(min_edit_confidence=1.0, min_suggestion_confidence=0.0).restore_detailed(text)
+    assert result.text == text and result.edits == ()
+    assert result.units[0].reasons == ("low_edit_confidence",)
+    assert [(s.start, s.end, s.spun, s.restored) for s in result.suggestions] == [
+        (e.start, e.end, e.spun, e.restored) for e in made.edits
+    ]
+    assert all(text[s.start : s.end] == s.spun for s in result.suggestions)
+    confidences = [s.confidence for s in result.suggestions]
+    assert min(confidences) >= PROPOSAL_FLOOR
+    assert confidences == pytest.approx([e.confidence for e in made.edits])
+    assert result.to_dict()["suggestions"][0]["restored"] == result.suggestions[0].restored
+
+    floor = sorted(confidences)[len(confidences) // 2]
+    picky = load(min_edit_confidence=1.0, min_suggestion_confidence=floor)
+    kept = picky.restore_detailed(text).suggestions
+    assert kept == tuple(s for s in result.suggestions if s.confidence >= floor)
+    # Made edits are not suggested as well.
+    assert load(min_edit_confidence=0.0).restore_detailed(text).suggestions == ()
+
+
 def tagger_section(tmp_path, lm, context, *, encoder, **settings) -> dict:
     """A tiny run's ``tagger:`` YAML section, its count files saved under ``tmp_path``."""
     lm.save(tmp_path / "ngram")

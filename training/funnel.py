@@ -13,6 +13,7 @@ unit the guard rejects keeps all its words).
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -37,18 +38,8 @@ def swap_funnel(
     to its guard's ``min_edit_confidence``."""
     if threshold is None:
         threshold = restorer.guard.min_edit_confidence
-    engine = restorer.runtime.engine
     counts = Counter({name: 0 for name in (*BUCKETS, "gold", "clean_word_edits")})
-    outputs = restorer.unit_outputs([row["spun"] for row in rows])
-    for row, units in zip(rows, outputs):
-        gold = gold_swaps(row)
-        candidates, proposals = {}, {}
-        weighed = restorer.format.weigh_document([unit for _, _, unit in units])
-        for (start, end, _), unit in zip(units, weighed):
-            for site in engine.encode_text(row["spun"][start:end]).sites:
-                candidates[(start + site.start, start + site.end)] = site.candidates
-            for p in unit.proposals:
-                proposals[(start + p.start, start + p.end)] = p
+    for gold, candidates, proposals in _read_rows(restorer, rows):
         counts["gold"] += len(gold)
         for span, original in gold.items():
             counts[_bucket(original, candidates.get(span), proposals.get(span), threshold)] += 1
@@ -56,6 +47,44 @@ def swap_funnel(
             p.confidence >= threshold for span, p in proposals.items() if span not in gold
         )
     return dict(counts)
+
+
+def confidence_bands(
+    restorer, rows: Sequence[Mapping[str, Any]], edges: Sequence[float]
+) -> list[dict[str, float]]:
+    """Per band of proposal confidence ``[edges[i], edges[i + 1])`` (the last one open above),
+    how many proposals put back a swap's original (``right``), propose a wrong one at a swap
+    (``wrong_original``) or change a word nobody spun (``clean``): how far a reader can trust a
+    proposal, or a suggestion, of that confidence."""
+    bands = [{"from": low, "right": 0, "wrong_original": 0, "clean": 0} for low in sorted(edges)]
+    for gold, _, proposals in _read_rows(restorer, rows):
+        for span, p in proposals.items():
+            k = bisect.bisect_right([b["from"] for b in bands], p.confidence) - 1
+            if k < 0:
+                continue
+            if span not in gold:
+                bands[k]["clean"] += 1
+            elif p.restored.lower() == gold[span]:
+                bands[k]["right"] += 1
+            else:
+                bands[k]["wrong_original"] += 1
+    return bands
+
+
+def _read_rows(restorer, rows):
+    """Per row: its gold swaps, and the candidates and the proposal (confidences as the
+    Restorer thresholds them) at each site, keyed by span."""
+    engine = restorer.runtime.engine
+    outputs = restorer.unit_outputs([row["spun"] for row in rows])
+    for row, units in zip(rows, outputs):
+        candidates, proposals = {}, {}
+        weighed = restorer.format.weigh_document([unit for _, _, unit in units])
+        for (start, end, _), unit in zip(units, weighed):
+            for site in engine.encode_text(row["spun"][start:end]).sites:
+                candidates[(start + site.start, start + site.end)] = site.candidates
+            for p in unit.proposals:
+                proposals[(start + p.start, start + p.end)] = p
+        yield gold_swaps(row), candidates, proposals
 
 
 def _bucket(original: str, candidates, proposal, threshold: float) -> str:

@@ -27,7 +27,10 @@ from restore.text import Unit
 class Reading:
     """What a unit's model output says: the restored (normalised) unit, the model's overall
     confidence, whether it finished, how many target items could not be placed, the words it
-    judged (``(start, end, probability)`` in the unit), and each change's confidence."""
+    judged (``(start, end, probability)`` in the unit), and each change's confidence.
+
+    ``suggestions`` are the withheld proposals that can be placed in the unit as written:
+    ``(start, end, restored, confidence)``, made by no change of ``text``."""
 
     text: str
     confidence: float
@@ -36,6 +39,7 @@ class Reading:
     failed_items: int = 0
     word_spin: tuple[tuple[int, int, float], ...] = ()
     withheld: int = 0  # proposals the format left out as less sure than the guard's threshold
+    suggestions: tuple[tuple[int, int, str, float], ...] = ()
 
 
 class Format(ABC):

@@ -11,7 +11,8 @@ model calibrated with a learned edit rule (the ``tagger`` section's ``edit_rule`
 also weighs how spun the rest of its unit and document look.
 Only proposals at least as sure as the guard's ``min_edit_confidence`` are applied: each site's
 proposal is independent of the others, and applying an unsure one beside a sure one would let
-the alignment merge them into one change that the guard then withholds whole.
+the alignment merge them into one change that the guard then withholds whole. The others, down
+to :data:`PROPOSAL_FLOOR`, are the unit's suggestions: shown to a reader, never applied.
 """
 
 from __future__ import annotations
@@ -83,7 +84,12 @@ class TaggerFormat(Format):
         applied = sorted(
             (p for p in output.proposals if p.confidence >= floor), key=lambda p: p.start
         )
-        withheld = sum(PROPOSAL_FLOOR <= p.confidence < floor for p in output.proposals)
+        withheld = [p for p in output.proposals if PROPOSAL_FLOOR <= p.confidence < floor]
+        suggestions = []
+        for p in sorted(withheld, key=lambda p: p.start):
+            span = unit.written_span(p.start, p.end)
+            if span is not None:
+                suggestions.append((*span, p.restored, p.confidence))
         text = apply_proposals(unit.normal, applied)
         placed = []
         shift = 0
@@ -109,5 +115,6 @@ class TaggerFormat(Format):
             confidence,
             edit_confidence,
             word_spin=slot_word_spin(unit, spans, probs),
-            withheld=withheld,
+            withheld=len(withheld),
+            suggestions=tuple(suggestions),
         )

@@ -20,38 +20,83 @@
   }
 
   // Build the restored text: the input, with each edit's span replaced by a <mark> holding the
-  // restoration (and a hidden <del> with the spun word, shown by the diff toggle).
+  // restoration (and a hidden <del> with the spun word, shown by the diff toggle), and each
+  // suggestion's word in a <button> that puts the suggested word in its place and back.
   // Offsets from the server count code points (Python str indices), not UTF-16 units.
   function render(text, result) {
     const chars = Array.from(text);
     const slice = (a, b) => chars.slice(a, b).join("");
     output.replaceChildren();
+    const suggestions = result.suggestions || [];
+    const marked = result.edits
+      .map((edit) => ({ edit, suggested: false }))
+      .concat(suggestions.map((edit) => ({ edit, suggested: true })))
+      .sort((a, b) => a.edit.start - b.edit.start);
     let pos = 0;
-    result.edits.forEach((edit, k) => {
+    marked.forEach(({ edit, suggested }, k) => {
+      if (edit.start < pos) return; // overlaps what is already shown
       output.append(document.createTextNode(slice(pos, edit.start)));
-      const spun = document.createElement("del");
-      spun.className = "spun";
-      spun.textContent = edit.spun;
-      const mark = document.createElement("mark");
-      mark.className = "edit";
-      mark.tabIndex = 0;
-      mark.textContent = edit.restored;
-      mark.dataset.spun = edit.spun;
-      mark.dataset.restored = edit.restored;
-      mark.dataset.confidence = String(edit.confidence);
-      mark.dataset.index = String(k);
-      const label = `"${edit.spun}" restored to "${edit.restored}", confidence ${percent(edit.confidence)}`;
-      mark.setAttribute("aria-label", label);
-      output.append(spun, mark);
+      if (suggested) {
+        output.append(suggestionButton(edit, k));
+      } else {
+        const spun = document.createElement("del");
+        spun.className = "spun";
+        spun.textContent = edit.spun;
+        const mark = document.createElement("mark");
+        mark.className = "edit";
+        mark.tabIndex = 0;
+        mark.textContent = edit.restored;
+        mark.dataset.spun = edit.spun;
+        mark.dataset.restored = edit.restored;
+        mark.dataset.confidence = String(edit.confidence);
+        mark.dataset.index = String(k);
+        const label = `"${edit.spun}" restored to "${edit.restored}", confidence ${percent(edit.confidence)}`;
+        mark.setAttribute("aria-label", label);
+        output.append(spun, mark);
+      }
       pos = edit.end;
     });
     output.append(document.createTextNode(slice(pos, chars.length)));
-    restored = result.text;
     const detection = result.detection || {};
     $("spin-score").textContent = percent(detection.spin_score);
     $("spun-probability").textContent = percent(detection.spun_probability);
     $("edit-count").textContent = String(result.edits.length);
+    $("suggestion-count").textContent = String(suggestions.length);
     $("output-section").hidden = false;
+    updateRestored();
+  }
+
+  function suggestionButton(edit, k) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "suggestion";
+    button.textContent = edit.spun;
+    button.dataset.spun = edit.spun;
+    button.dataset.restored = edit.restored;
+    button.dataset.confidence = String(edit.confidence);
+    button.dataset.index = String(k);
+    button.setAttribute("aria-pressed", "false");
+    button.setAttribute(
+      "aria-label",
+      `"${edit.spun}" may be spun: perhaps "${edit.restored}", confidence ${percent(edit.confidence)}`
+    );
+    return button;
+  }
+
+  // The text that copy and download give: what the output shows, without the diff's spun words.
+  function updateRestored() {
+    restored = Array.from(output.childNodes)
+      .filter((node) => !(node instanceof HTMLElement && node.matches("del.spun")))
+      .map((node) => node.textContent)
+      .join("");
+  }
+
+  function toggleSuggestion(button) {
+    const accepted = button.getAttribute("aria-pressed") !== "true";
+    button.setAttribute("aria-pressed", String(accepted));
+    button.textContent = accepted ? button.dataset.restored : button.dataset.spun;
+    updateRestored();
+    showTooltip(button);
   }
 
   async function restore() {
@@ -77,7 +122,8 @@
       }
       render(text, data.results[0]);
       const n = data.results[0].edits.length;
-      setStatus(`Done: ${n} edit${n === 1 ? "" : "s"}.`);
+      const m = (data.results[0].suggestions || []).length;
+      setStatus(`Done: ${n} edit${n === 1 ? "" : "s"}, ${m} suggestion${m === 1 ? "" : "s"}.`);
     } catch (err) {
       setStatus("Could not restore: " + err.message, true);
     } finally {
@@ -86,9 +132,18 @@
   }
 
   function showTooltip(mark) {
-    tooltip.textContent =
-      `spun: "${mark.dataset.spun}" → restored: "${mark.dataset.restored}" ` +
-      `(confidence ${percent(Number(mark.dataset.confidence))})`;
+    const confidence = percent(Number(mark.dataset.confidence));
+    if (!mark.matches(".suggestion")) {
+      tooltip.textContent =
+        `spun: "${mark.dataset.spun}" → restored: "${mark.dataset.restored}" ` +
+        `(confidence ${confidence})`;
+    } else if (mark.getAttribute("aria-pressed") === "true") {
+      tooltip.textContent = `suggestion applied: "${mark.dataset.spun}" → "${mark.dataset.restored}" (click to undo)`;
+    } else {
+      tooltip.textContent =
+        `may be spun: perhaps "${mark.dataset.restored}" (confidence ${confidence}, ` +
+        "too unsure to change; click to apply)";
+    }
     const box = mark.getBoundingClientRect();
     tooltip.style.left = `${window.scrollX + box.left}px`;
     tooltip.style.top = `${window.scrollY + box.bottom + 6}px`;
@@ -99,12 +154,18 @@
     tooltip.hidden = true;
   }
 
+  const marks = "mark.edit, button.suggestion";
   output.addEventListener("mouseover", (e) => {
-    if (e.target instanceof HTMLElement && e.target.matches("mark.edit")) showTooltip(e.target);
+    if (e.target instanceof HTMLElement && e.target.matches(marks)) showTooltip(e.target);
   });
   output.addEventListener("mouseout", hideTooltip);
   output.addEventListener("focusin", (e) => {
-    if (e.target instanceof HTMLElement && e.target.matches("mark.edit")) showTooltip(e.target);
+    if (e.target instanceof HTMLElement && e.target.matches(marks)) showTooltip(e.target);
+  });
+  output.addEventListener("click", (e) => {
+    if (e.target instanceof HTMLElement && e.target.matches("button.suggestion")) {
+      toggleSuggestion(e.target);
+    }
   });
   output.addEventListener("focusout", hideTooltip);
   document.addEventListener("keydown", (e) => {
