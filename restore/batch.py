@@ -47,6 +47,7 @@ MAX_RAW_CHARS = 10_000  # of a malformed line kept in the errors file
 RESTORED_FIELD = "restored"
 EDITS_FIELD = "edits"
 UNITS_FIELD = "units"
+SUGGESTIONS_FIELD = "suggestions"
 SPIN_FIELD = "spin"  # with detect: {"spin_score", "spun_probability"}
 
 
@@ -118,6 +119,7 @@ def run_batch(
     overwrite: bool = False,
     progress: bool = True,
     include_units: bool = False,
+    include_suggestions: bool = False,
     detect: bool = False,
     job: Mapping[str, Any] | None = None,
     checkpoint_rows: int = DEFAULT_CHECKPOINT_ROWS,
@@ -126,12 +128,13 @@ def run_batch(
 
     Refuses to replace an existing output unless ``overwrite`` (start again) or ``resume``
     (continue from its checkpoint). ``include_units`` adds each row's unit reports (the guard's
-    decisions) as ``units``; ``detect`` adds ``spin``, the spin score and calibrated P(spun)
-    of the row's text (``restore.detection``), from the same model pass. A resume point (a
-    checkpoint) falls at least every ``checkpoint_rows`` rows. ``job`` (for instance the model
-    and backend) is recorded in the checkpoint with the batching settings; resuming with a
-    different job or field is refused. Raises :class:`InputError` for a missing, binary
-    or unreadable input, or a ``field`` the first row lacks.
+    decisions) as ``units``, ``include_suggestions`` the edits too unsure to make as
+    ``suggestions`` (``Restoration.suggestions``); ``detect`` adds ``spin``, the spin score and
+    calibrated P(spun) of the row's text (``restore.detection``), from the same model pass. A
+    resume point (a checkpoint) falls at least every ``checkpoint_rows`` rows. ``job`` (for
+    instance the model and backend) is recorded in the checkpoint with the batching settings;
+    resuming with a different job or field is refused. Raises :class:`InputError` for a
+    missing, binary or unreadable input, or a ``field`` the first row lacks.
     """
     if resume and overwrite:
         raise ValueError("resume and overwrite exclude each other")
@@ -151,6 +154,8 @@ def run_batch(
         "checkpoint_rows": checkpoint_rows,
         "include_units": include_units,
         "detect": detect,
+        # Only when set: checkpoints written before the option existed still resume.
+        **({"include_suggestions": True} if include_suggestions else {}),
     }
     fresh = _Checkpoint(
         CHECKPOINT_VERSION, str(paths.source.resolve()), paths.source.stat().st_size, field, job
@@ -170,6 +175,7 @@ def run_batch(
         paths,
         state,
         include_units=include_units,
+        include_suggestions=include_suggestions,
         detect=detect,
         progress=progress,
         checkpoint_rows=checkpoint_rows,
@@ -191,6 +197,7 @@ def _process(
     state: _Checkpoint,
     *,
     include_units: bool,
+    include_suggestions: bool,
     detect: bool,
     progress: bool,
     checkpoint_rows: int,
@@ -210,7 +217,7 @@ def _process(
             for result in window:
                 _write_errors(pending, ferr, state)
                 entry = pending.popleft()
-                row = _output_row(entry.row, result, include_units)
+                row = _output_row(entry.row, result, include_units, include_suggestions)
                 if detect:
                     row[SPIN_FIELD] = _spin(restorer, entry.row[state.field], result)
                 fout.write(_json_line(row))
@@ -227,10 +234,13 @@ def _process(
         bar.update(state.line - shown)
 
 
-def _output_row(row: dict, result, include_units: bool) -> dict:
-    out = {**row, RESTORED_FIELD: result.text, EDITS_FIELD: result.to_dict()["edits"]}
+def _output_row(row: dict, result, include_units: bool, include_suggestions: bool) -> dict:
+    data = result.to_dict()
+    out = {**row, RESTORED_FIELD: result.text, EDITS_FIELD: data["edits"]}
     if include_units:
-        out[UNITS_FIELD] = result.to_dict()["units"]
+        out[UNITS_FIELD] = data["units"]
+    if include_suggestions:
+        out[SUGGESTIONS_FIELD] = data["suggestions"]
     return out
 
 

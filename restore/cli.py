@@ -209,6 +209,9 @@ def _batch_parser() -> argparse.ArgumentParser:
         "--units", action="store_true", help="add each row's unit reports (guard decisions)"
     )
     parser.add_argument(
+        "--suggestions", action="store_true", help="add each row's edits too unsure to make"
+    )
+    parser.add_argument(
         "--detect",
         action="store_true",
         help="add the spin score and P(spun) of each row ('spin'; with --ray: columns)",
@@ -246,6 +249,7 @@ def _run_batch(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=not args.quiet,
         include_units=args.units,
+        include_suggestions=args.suggestions,
         detect=args.detect,
         checkpoint_rows=args.checkpoint_rows,
         job={
@@ -270,6 +274,8 @@ def _run_ray_batch(args: argparse.Namespace) -> int:
 
     if args.resume:
         raise InputError("--resume is not supported with --ray (Ray retries failed tasks itself)")
+    if args.units or args.suggestions:
+        raise InputError("--units and --suggestions are not supported with --ray")
     job = RayJob(
         model=str(args.model),
         backend=args.backend,

@@ -73,6 +73,27 @@ def test_rows_keep_order_and_fields_and_malformed_rows_are_counted(tmp_path, stu
     assert errors[1]["raw"] == '{"id": "no-text", "body": "x"}'
 
 
+def test_rows_can_carry_their_suggestions_and_resume_only_with_the_same_choice(
+    tmp_path, stub_restorer
+):
+    unsure = {"min_edit_confidence": 0.5, "min_suggestion_confidence": 0.3}
+    restorer = stub_restorer(lambda s: s.replace("council", "board"), prob=0.4, guard=unsure)
+    rows = _rows(6)
+    source = _write_jsonl(tmp_path / "in.jsonl", rows)
+    out = tmp_path / "out.jsonl"
+    run_batch(restorer, source, out, progress=False, include_suggestions=True)
+    written = _read_jsonl(out)
+    assert [r["restored"] for r in written] == [r["text"] for r in rows]  # none made
+    for row, original in zip(written, rows):
+        want = restorer.restore_detailed(original["text"]).to_dict()["suggestions"]
+        assert row["suggestions"] == want and row["edits"] == []
+    assert any(row["suggestions"] for row in written)
+    with pytest.raises(InputError, match="cannot resume: job"):
+        run_batch(restorer, source, out, progress=False, resume=True)
+    run_batch(restorer, source, tmp_path / "plain.jsonl", progress=False)
+    assert all("suggestions" not in row for row in _read_jsonl(tmp_path / "plain.jsonl"))
+
+
 def test_refusals_and_bad_inputs(tmp_path, stub_restorer):
     restorer = stub_restorer(lambda s: s)
     source = _write_jsonl(tmp_path / "in.jsonl", _rows(3))
