@@ -30,7 +30,7 @@ class Reading:
     judged (``(start, end, probability)`` in the unit), and each change's confidence.
 
     ``suggestions`` are the withheld proposals that can be placed in the unit as written:
-    ``(start, end, restored, confidence)``, made by no change of ``text``."""
+    ``(start, end, restored, confidence)``; none of them is applied in ``text``."""
 
     text: str
     confidence: float

@@ -33,11 +33,11 @@
       .concat(suggestions.map((edit) => ({ edit, suggested: true })))
       .sort((a, b) => a.edit.start - b.edit.start);
     let pos = 0;
-    marked.forEach(({ edit, suggested }, k) => {
+    marked.forEach(({ edit, suggested }) => {
       if (edit.start < pos) return; // overlaps what is already shown
       output.append(document.createTextNode(slice(pos, edit.start)));
       if (suggested) {
-        output.append(suggestionButton(edit, k));
+        output.append(suggestionButton(edit));
       } else {
         const spun = document.createElement("del");
         spun.className = "spun";
@@ -49,7 +49,6 @@
         mark.dataset.spun = edit.spun;
         mark.dataset.restored = edit.restored;
         mark.dataset.confidence = String(edit.confidence);
-        mark.dataset.index = String(k);
         const label = `"${edit.spun}" restored to "${edit.restored}", confidence ${percent(edit.confidence)}`;
         mark.setAttribute("aria-label", label);
         output.append(spun, mark);
@@ -66,7 +65,7 @@
     updateRestored();
   }
 
-  function suggestionButton(edit, k) {
+  function suggestionButton(edit) {
     const button = document.createElement("button");
     button.type = "button";
     button.className = "suggestion";
@@ -74,7 +73,6 @@
     button.dataset.spun = edit.spun;
     button.dataset.restored = edit.restored;
     button.dataset.confidence = String(edit.confidence);
-    button.dataset.index = String(k);
     button.setAttribute("aria-pressed", "false");
     button.setAttribute(
       "aria-label",
@@ -138,7 +136,8 @@
         `spun: "${mark.dataset.spun}" → restored: "${mark.dataset.restored}" ` +
         `(confidence ${confidence})`;
     } else if (mark.getAttribute("aria-pressed") === "true") {
-      tooltip.textContent = `suggestion applied: "${mark.dataset.spun}" → "${mark.dataset.restored}" (click to undo)`;
+      tooltip.textContent =
+        `suggestion applied: "${mark.dataset.spun}" → "${mark.dataset.restored}" (click to undo)`;
     } else {
       tooltip.textContent =
         `may be spun: perhaps "${mark.dataset.restored}" (confidence ${confidence}, ` +
