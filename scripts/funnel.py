@@ -7,8 +7,8 @@
 Prints, per rate, the counts of ``training.funnel.swap_funnel`` as JSON: how many swaps are out
 of the inverse thesaurus's reach, proposed with the right or a wrong original, above or below
 the threshold (default: the model's own), and how many clean words it would edit. With
-``--bands``, also each band of confidence's proposals, right, wrong or at unspun words
-(``training.funnel.confidence_bands``). Rate 0 reads the paragraphs unspun.
+``--bands``, also each band of confidence's proposals, right, wrong or at unspun words. Rate 0
+reads the paragraphs unspun.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import json
 from restore import Restorer
 from restore.text import count_words
 from training import evaluation
-from training.funnel import confidence_bands, swap_funnel
+from training.funnel import swap_funnel
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -49,11 +49,9 @@ def main(argv: list[str] | None = None) -> None:
                 seed=args.seed,
                 spinner=evaluation.restricted_spinner(rate, args.relations, args.thesaurus),
             )
-        funnel = swap_funnel(restorer, rows, args.threshold)
-        funnel["words"] = sum(count_words(row["spun"]) for row in rows)
-        if args.bands:
-            funnel["bands"] = confidence_bands(restorer, rows, args.bands)
-        print(json.dumps({"rate": rate, **funnel}))
+        funnel = swap_funnel(restorer, rows, args.threshold, args.bands or ())
+        words = sum(count_words(row["spun"]) for row in rows)
+        print(json.dumps({"rate": rate, "words": words, **funnel}))
 
 
 if __name__ == "__main__":

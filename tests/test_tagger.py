@@ -1017,7 +1017,7 @@ def test_the_swap_funnel_puts_every_gold_swap_in_one_bucket(tagger_model_dir):
 
 def test_confidence_bands_count_every_proposal_once(tagger_model_dir):
     from restore import Restorer
-    from training.funnel import confidence_bands
+    from training.funnel import swap_funnel
 
     restorer = Restorer.from_pretrained(tagger_model_dir, threads=1)
     text = "The fete ejects journalists outside the depository."
@@ -1029,7 +1029,9 @@ def test_confidence_bands_count_every_proposal_once(tagger_model_dir):
         {"spun": text, "substitutions": [swap(text, "fete", "zeppelin")]},
     ]
     edge = sorted(p.confidence for p in proposals.values())[len(proposals) // 2]
-    low, high = confidence_bands(restorer, rows, [edge, 0.0])
+    funnel = swap_funnel(restorer, rows, bands=[edge, 0.0])
+    assert funnel == {**swap_funnel(restorer, rows), "bands": funnel["bands"]}
+    low, high = funnel["bands"]
     assert (low["from"], high["from"]) == (0.0, edge)
     sure = fete.confidence >= edge
     assert (high["right"], low["right"]) == (int(sure), int(not sure))

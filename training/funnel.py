@@ -31,14 +31,24 @@ BUCKETS = (
 
 
 def swap_funnel(
-    restorer, rows: Sequence[Mapping[str, Any]], threshold: float | None = None
-) -> dict[str, int]:
+    restorer,
+    rows: Sequence[Mapping[str, Any]],
+    threshold: float | None = None,
+    bands: Sequence[float] = (),
+) -> dict[str, Any]:
     """Counts of :data:`BUCKETS`, ``gold`` and ``clean_word_edits`` over pair ``rows``
     (``training.evaluation.spin_paragraphs``) for a tagger ``restorer``; ``threshold`` defaults
-    to its guard's ``min_edit_confidence``."""
+    to its guard's ``min_edit_confidence``.
+
+    With ``bands`` (lower edges), also ``bands``: per band of proposal confidence (the last one
+    open above), how many proposals put back a swap's original (``right``), propose a wrong one
+    at a swap (``wrong_original``) or change a word nobody spun (``clean``): how far a reader
+    can trust a proposal, or a suggestion, of that confidence."""
     if threshold is None:
         threshold = restorer.guard.min_edit_confidence
     counts = Counter({name: 0 for name in (*BUCKETS, "gold", "clean_word_edits")})
+    edges = sorted(bands)
+    banded = [{"from": low, "right": 0, "wrong_original": 0, "clean": 0} for low in edges]
     for gold, candidates, proposals in _read_rows(restorer, rows):
         counts["gold"] += len(gold)
         for span, original in gold.items():
@@ -46,29 +56,17 @@ def swap_funnel(
         counts["clean_word_edits"] += sum(
             p.confidence >= threshold for span, p in proposals.items() if span not in gold
         )
-    return dict(counts)
-
-
-def confidence_bands(
-    restorer, rows: Sequence[Mapping[str, Any]], edges: Sequence[float]
-) -> list[dict[str, float]]:
-    """Per band of proposal confidence ``[edges[i], edges[i + 1])`` (the last one open above),
-    how many proposals put back a swap's original (``right``), propose a wrong one at a swap
-    (``wrong_original``) or change a word nobody spun (``clean``): how far a reader can trust a
-    proposal, or a suggestion, of that confidence."""
-    bands = [{"from": low, "right": 0, "wrong_original": 0, "clean": 0} for low in sorted(edges)]
-    for gold, _, proposals in _read_rows(restorer, rows):
         for span, p in proposals.items():
-            k = bisect.bisect_right([b["from"] for b in bands], p.confidence) - 1
+            k = bisect.bisect_right(edges, p.confidence) - 1
             if k < 0:
                 continue
             if span not in gold:
-                bands[k]["clean"] += 1
+                banded[k]["clean"] += 1
             elif p.restored.lower() == gold[span]:
-                bands[k]["right"] += 1
+                banded[k]["right"] += 1
             else:
-                bands[k]["wrong_original"] += 1
-    return bands
+                banded[k]["wrong_original"] += 1
+    return {**counts, "bands": banded} if bands else dict(counts)
 
 
 def _read_rows(restorer, rows):
