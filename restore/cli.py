@@ -209,7 +209,9 @@ def _batch_parser() -> argparse.ArgumentParser:
         "--units", action="store_true", help="add each row's unit reports (guard decisions)"
     )
     parser.add_argument(
-        "--suggestions", action="store_true", help="add each row's edits too unsure to make"
+        "--suggestions",
+        action="store_true",
+        help="add each row's edits too unsure to make ('suggestions'; with --ray: a column)",
     )
     parser.add_argument(
         "--detect",
@@ -274,8 +276,8 @@ def _run_ray_batch(args: argparse.Namespace) -> int:
 
     if args.resume:
         raise InputError("--resume is not supported with --ray (Ray retries failed tasks itself)")
-    if args.units or args.suggestions:
-        raise InputError("--units and --suggestions are not supported with --ray")
+    if args.units:
+        raise InputError("--units is not supported with --ray")
     job = RayJob(
         model=str(args.model),
         backend=args.backend,
@@ -287,6 +289,7 @@ def _run_ray_batch(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         file_format=args.format,
         detect=args.detect,
+        suggestions=args.suggestions,
     )
     run_ray_batch(job, args.input, args.output, address=args.ray_address, overwrite=args.overwrite)
     print(f"restore batch --ray: wrote {args.output}", file=sys.stderr)

@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 FORMATS = ("jsonl", "parquet")
 RESTORED_FIELD, EDITS_FIELD, ERROR_FIELD = "restored", "edits", "error"
+SUGGESTIONS_FIELD = "suggestions"
 SPIN_FIELDS = ("spin_score", "spun_probability")
 
 
@@ -48,6 +49,7 @@ class RayJob:
     rows_per_call: int = 64  # rows handed to an actor at a time
     file_format: str | None = None  # "jsonl" or "parquet"; by default from the input's name
     detect: bool = False  # add spin_score and spun_probability columns
+    suggestions: bool = False  # add a suggestions column (Restoration.suggestions)
 
     def validate(self) -> None:
         if self.actors < 1 or self.threads < 1 or self.batch_size < 1 or self.rows_per_call < 1:
@@ -74,12 +76,21 @@ class RestoreActor:
         )
 
     def __call__(self, table):
-        return restore_table(self.restorer, table, self.job.field, detect=self.job.detect)
+        return restore_table(
+            self.restorer,
+            table,
+            self.job.field,
+            detect=self.job.detect,
+            suggestions=self.job.suggestions,
+        )
 
 
-def restore_table(restorer, table, field_name: str, *, detect: bool = False):
+def restore_table(
+    restorer, table, field_name: str, *, detect: bool = False, suggestions: bool = False
+):
     """A pyarrow Table with ``restored``, ``edits`` and ``error`` columns added (and, with
-    ``detect``, ``spin_score`` and ``spun_probability`` from the same model pass)."""
+    ``detect``, ``spin_score`` and ``spun_probability`` from the same model pass; with
+    ``suggestions``, the edits too unsure to make, as ``edits`` is)."""
     import pyarrow as pa
 
     from restore.detection import build_detection
@@ -91,6 +102,7 @@ def restore_table(restorer, table, field_name: str, *, detect: bool = False):
     valid = [i for i, value in enumerate(values) if isinstance(value, str)]
     restored: list[str | None] = [None] * n
     edits: list[list[dict]] = [[] for _ in range(n)]
+    suggested: list[list[dict]] = [[] for _ in range(n)]
     errors: list[str | None] = [
         None if isinstance(value, str) else _row_error(field_name, value, table.column_names)
         for value in values
@@ -102,17 +114,10 @@ def restore_table(restorer, table, field_name: str, *, detect: bool = False):
             detection = build_detection(values[i], result.word_spin, restorer.calibration)
             spin[i], spun[i] = detection.spin_score, detection.spun_probability
         restored[i] = result.text
-        edits[i] = [
-            {
-                "start": e.start,
-                "end": e.end,
-                "spun": e.spun,
-                "restored": e.restored,
-                "confidence": e.confidence,
-            }
-            for e in result.edits
-        ]
+        data = result.to_dict()
+        edits[i], suggested[i] = data["edits"], data["suggestions"]
     added = (RESTORED_FIELD, EDITS_FIELD, ERROR_FIELD) + (SPIN_FIELDS if detect else ())
+    added += (SUGGESTIONS_FIELD,) if suggestions else ()
     for name in added:
         if name in table.column_names:
             table = table.drop_columns([name])
@@ -122,6 +127,8 @@ def restore_table(restorer, table, field_name: str, *, detect: bool = False):
     if detect:
         table = table.append_column(SPIN_FIELDS[0], pa.array(spin, pa.float64()))
         table = table.append_column(SPIN_FIELDS[1], pa.array(spun, pa.float64()))
+    if suggestions:
+        table = table.append_column(SUGGESTIONS_FIELD, pa.array(suggested, _edit_type()))
     return table
 
 

@@ -54,6 +54,24 @@ def test_restore_table_adds_columns_in_place(tiny_restorer):
     assert set(missing.column("error").to_pylist()) == {"no field 'body'"}
 
 
+def test_restore_table_adds_suggestions_as_edits_are(stub_restorer):
+    import pyarrow as pa
+
+    unsure = {"min_edit_confidence": 0.5, "min_suggestion_confidence": 0.3}
+    restorer = stub_restorer(lambda s: s.replace("big", "large"), prob=0.4, guard=unsure)
+    texts = ["The big dog.", None, "A cat."]
+    table = pa.table({"text": texts, "suggestions": [1, 2, 3]})
+    out = restore_table(restorer, table, "text", suggestions=True)
+    assert out.column_names == ["text", "restored", "edits", "error", "suggestions"]
+    assert out.column("suggestions").to_pylist() == [
+        restorer.restore_detailed("The big dog.").to_dict()["suggestions"],
+        [],
+        [],
+    ]
+    assert out.column("suggestions").to_pylist()[0][0]["restored"] == "large"
+    assert out.column("edits").to_pylist() == [[], [], []]
+
+
 def test_ray_jsonl_and_parquet_jobs_keep_order(local_ray, tmp_path, tiny_ct2_model):
     """JSONL through CTranslate2 actors, Parquet through torch actors (the default backend)."""
     import pyarrow as pa
