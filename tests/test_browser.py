@@ -173,8 +173,12 @@ def test_a_suggestion_is_shown_and_applied_only_when_clicked(page):
     assert "click to undo" in driver.find_element(By.ID, "tooltip").get_attribute("textContent")
     driver.find_element(By.ID, "copy").click()
     assert driver.execute_script("return window.copied;") == applied
+    driver.find_element(By.ID, "diff").click()  # the diff view shows what it replaced
+    [spun] = driver.find_elements(By.CSS_SELECTOR, "#output del.spun")
+    assert spun.text == suggestion["spun"] and spun.is_displayed()
     button.send_keys(Keys.ENTER)  # a button: the keyboard toggles it too
     assert shown_text(driver) == text
+    assert driver.find_elements(By.CSS_SELECTOR, "#output del.spun") == []
     driver.find_element(By.ID, "copy").click()
     assert driver.execute_script("return window.copied;") == text
 

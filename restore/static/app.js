@@ -89,10 +89,19 @@
       .join("");
   }
 
+  // An applied suggestion shows its spun word in the diff view, as an edit does.
   function toggleSuggestion(button) {
     const accepted = button.getAttribute("aria-pressed") !== "true";
     button.setAttribute("aria-pressed", String(accepted));
     button.textContent = accepted ? button.dataset.restored : button.dataset.spun;
+    if (accepted) {
+      const spun = document.createElement("del");
+      spun.className = "spun";
+      spun.textContent = button.dataset.spun;
+      button.before(spun);
+    } else if (button.previousSibling && button.previousSibling.matches?.("del.spun")) {
+      button.previousSibling.remove();
+    }
     updateRestored();
     showTooltip(button);
   }
