@@ -120,12 +120,13 @@ Confident = TypeVar("Confident")
 
 def withhold(
     edits: Sequence[Confident], guard: GuardSettings
-) -> tuple[tuple[Confident, ...], str, tuple[str, ...]]:
-    """The edits (anything with a ``confidence``) sure enough to make, the unit's status and
-    its reasons (:data:`LOW_EDIT_CONFIDENCE` when some were withheld)."""
+) -> tuple[tuple[Confident, ...], tuple[Confident, ...], str, tuple[str, ...]]:
+    """The edits (anything with a ``confidence``) sure enough to make, those withheld, the
+    unit's status and its reasons (:data:`LOW_EDIT_CONFIDENCE` when some were withheld)."""
     kept = tuple(e for e in edits if e.confidence >= guard.min_edit_confidence)
-    reasons = (LOW_EDIT_CONFIDENCE,) if len(kept) < len(edits) else ()
-    return kept, RESTORED if kept else UNCHANGED, reasons
+    withheld = tuple(e for e in edits if e.confidence < guard.min_edit_confidence)
+    reasons = (LOW_EDIT_CONFIDENCE,) if withheld else ()
+    return kept, withheld, RESTORED if kept else UNCHANGED, reasons
 
 
 def resolve_guard(

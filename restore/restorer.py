@@ -544,9 +544,8 @@ keep_numbers=True, keep_names=True, min_suggestion_confidence=0.3)
             )
             for change, confidence in zip(changes, reading.edit_confidence(changes))
         ]
-        unit.edits, status, reasons = guards.withhold(edits, self.guard)
-        withheld_edits = [e for e in edits if e not in unit.edits]
-        unit.suggestions = self._suggestions([*suggested, *withheld_edits])
+        unit.edits, unsure, status, reasons = guards.withhold(edits, self.guard)
+        unit.suggestions = self._suggestions([*suggested, *unsure])
         reasons = reasons or withheld
         unit.report = UnitReport(
             unit.start, unit.end, status, reasons, reading.confidence, reading.text

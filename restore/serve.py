@@ -186,11 +186,12 @@ def build_app(restorer, settings: ServeSettings | None = None, *, model_name: st
             if detects:
                 spin = build_detection(text, result.word_spin, restorer.calibration)
                 detection = spin.to_dict(words=False)
+            data = result.to_dict()
             out.append(
                 {
                     "text": result.text,
-                    "edits": [_edit(e) for e in result.edits],
-                    "suggestions": [_edit(e) for e in result.suggestions],
+                    "edits": data["edits"],
+                    "suggestions": data["suggestions"],
                     "detection": detection,
                 }
             )
@@ -354,16 +355,6 @@ class BackgroundServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
-
-
-def _edit(edit) -> dict[str, Any]:
-    return {
-        "start": edit.start,
-        "end": edit.end,
-        "spun": edit.spun,
-        "restored": edit.restored,
-        "confidence": edit.confidence,
-    }
 
 
 def _limits(settings: ServeSettings) -> dict[str, Any]:
