@@ -206,7 +206,9 @@ def _batch_parser() -> argparse.ArgumentParser:
         help=f"a resume point at least every this many rows (default: {DEFAULT_CHECKPOINT_ROWS})",
     )
     parser.add_argument(
-        "--units", action="store_true", help="add each row's unit reports (guard decisions)"
+        "--units",
+        action="store_true",
+        help="add each row's unit reports (guard decisions; with --ray: a column)",
     )
     parser.add_argument(
         "--suggestions",
@@ -276,8 +278,6 @@ def _run_ray_batch(args: argparse.Namespace) -> int:
 
     if args.resume:
         raise InputError("--resume is not supported with --ray (Ray retries failed tasks itself)")
-    if args.units:
-        raise InputError("--units is not supported with --ray")
     job = RayJob(
         model=str(args.model),
         backend=args.backend,
@@ -290,6 +290,7 @@ def _run_ray_batch(args: argparse.Namespace) -> int:
         file_format=args.format,
         detect=args.detect,
         suggestions=args.suggestions,
+        units=args.units,
     )
     run_ray_batch(job, args.input, args.output, address=args.ray_address, overwrite=args.overwrite)
     print(f"restore batch --ray: wrote {args.output}", file=sys.stderr)

@@ -3,8 +3,10 @@
 Each actor loads the Restorer once and restores batches of rows; output rows keep every input
 column and add ``restored`` (string), ``edits`` (list of structs) and ``error`` (null, or why a
 row was not restored: its field is missing or not a string), in input order, as a directory of
-JSONL or Parquet files. Malformed JSON fails the read loudly (check a file with the local
-``restore batch`` first, which routes malformed rows to an errors file).
+JSONL or Parquet files; on request also the spin columns, ``suggestions`` and ``units`` (the
+guard's report of each unit, as the local job writes them). Malformed JSON fails the read
+loudly (check a file with the local ``restore batch`` first, which routes malformed rows to an
+errors file).
 
 Actors reserve a fraction of a CPU (0.5 by default) and set their thread count explicitly: on a
 2-CPU machine, two actors with a whole CPU each would take every CPU and the read task would
@@ -30,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 FORMATS = ("jsonl", "parquet")
 RESTORED_FIELD, EDITS_FIELD, ERROR_FIELD = "restored", "edits", "error"
-SUGGESTIONS_FIELD = "suggestions"
+SUGGESTIONS_FIELD, UNITS_FIELD = "suggestions", "units"
 SPIN_FIELDS = ("spin_score", "spun_probability")
 
 
@@ -50,6 +52,7 @@ class RayJob:
     file_format: str | None = None  # "jsonl" or "parquet"; by default from the input's name
     detect: bool = False  # add spin_score and spun_probability columns
     suggestions: bool = False  # add a suggestions column (Restoration.suggestions)
+    units: bool = False  # add a units column (Restoration.units: the guard's decisions)
 
     def validate(self) -> None:
         if self.actors < 1 or self.threads < 1 or self.batch_size < 1 or self.rows_per_call < 1:
@@ -82,15 +85,23 @@ class RestoreActor:
             self.job.field,
             detect=self.job.detect,
             suggestions=self.job.suggestions,
+            units=self.job.units,
         )
 
 
 def restore_table(
-    restorer, table, field_name: str, *, detect: bool = False, suggestions: bool = False
+    restorer,
+    table,
+    field_name: str,
+    *,
+    detect: bool = False,
+    suggestions: bool = False,
+    units: bool = False,
 ):
     """A pyarrow Table with ``restored``, ``edits`` and ``error`` columns added (and, with
     ``detect``, ``spin_score`` and ``spun_probability`` from the same model pass; with
-    ``suggestions``, the edits too unsure to make, as ``edits`` is)."""
+    ``suggestions``, the edits too unsure to make, as ``edits`` is; with ``units``, each
+    row's unit reports)."""
     import pyarrow as pa
 
     from restore.detection import build_detection
@@ -103,6 +114,7 @@ def restore_table(
     restored: list[str | None] = [None] * n
     edits: list[list[dict]] = [[] for _ in range(n)]
     suggested: list[list[dict]] = [[] for _ in range(n)]
+    reports: list[list[dict]] = [[] for _ in range(n)]
     errors: list[str | None] = [
         None if isinstance(value, str) else _row_error(field_name, value, table.column_names)
         for value in values
@@ -115,9 +127,9 @@ def restore_table(
             spin[i], spun[i] = detection.spin_score, detection.spun_probability
         restored[i] = result.text
         data = result.to_dict()
-        edits[i], suggested[i] = data["edits"], data["suggestions"]
+        edits[i], suggested[i], reports[i] = data["edits"], data["suggestions"], data["units"]
     added = (RESTORED_FIELD, EDITS_FIELD, ERROR_FIELD) + (SPIN_FIELDS if detect else ())
-    added += (SUGGESTIONS_FIELD,) if suggestions else ()
+    added += ((SUGGESTIONS_FIELD,) if suggestions else ()) + ((UNITS_FIELD,) if units else ())
     for name in added:
         if name in table.column_names:
             table = table.drop_columns([name])
@@ -129,6 +141,8 @@ def restore_table(
         table = table.append_column(SPIN_FIELDS[1], pa.array(spun, pa.float64()))
     if suggestions:
         table = table.append_column(SUGGESTIONS_FIELD, pa.array(suggested, _edit_type()))
+    if units:
+        table = table.append_column(UNITS_FIELD, pa.array(reports, _unit_type()))
     return table
 
 
@@ -205,6 +219,23 @@ def _edit_type():
                 ("spun", pa.string()),
                 ("restored", pa.string()),
                 ("confidence", pa.float64()),
+            ]
+        )
+    )
+
+
+def _unit_type():
+    import pyarrow as pa
+
+    return pa.list_(
+        pa.struct(
+            [
+                ("start", pa.int64()),
+                ("end", pa.int64()),
+                ("status", pa.string()),
+                ("reasons", pa.list_(pa.string())),
+                ("confidence", pa.float64()),
+                ("proposal", pa.string()),
             ]
         )
     )

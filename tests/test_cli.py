@@ -127,7 +127,7 @@ def test_batch_exit_codes(tmp_path, capsys, tiny_model):
     assert main(["batch", str(tmp_path / "none.jsonl"), str(tmp_path / "o4.jsonl"), *args]) == 2
     assert not (tmp_path / "o3.jsonl").exists() and not (tmp_path / "o4.jsonl").exists()
     out = tmp_path / "o5"
-    assert main(["batch", str(good), str(out), "--ray", "--units", *args]) == 2
+    assert main(["batch", str(good), str(out), "--ray", "--resume", *args]) == 2
     assert "not supported with --ray" in capsys.readouterr().err
     assert not out.exists()
 

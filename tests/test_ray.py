@@ -72,6 +72,25 @@ def test_restore_table_adds_suggestions_as_edits_are(stub_restorer):
     assert out.column("edits").to_pylist() == [[], [], []]
 
 
+def test_restore_table_adds_unit_reports_as_the_local_job_does(stub_restorer):
+    import pyarrow as pa
+
+    restorer = stub_restorer(
+        lambda s: s.replace("big", "large"), prob=0.4, guard={"min_confidence": 0.5}
+    )
+    texts = ["The big dog.\n\nA cat.", None, ""]
+    out = restore_table(restorer, pa.table({"text": texts}), "text", units=True)
+    assert out.column_names == ["text", "restored", "edits", "error", "units"]
+    reports = out.column("units").to_pylist()
+    assert reports == [
+        restorer.restore_detailed(texts[0]).to_dict()["units"],
+        [],
+        restorer.restore_detailed("").to_dict()["units"],
+    ]
+    assert [u["status"] for u in reports[0]] == ["rejected", "unchanged"]
+    assert reports[0][0]["reasons"] == ["low_confidence"]
+
+
 def test_ray_jsonl_and_parquet_jobs_keep_order(local_ray, tmp_path, tiny_ct2_model):
     """JSONL through CTranslate2 actors, Parquet through torch actors (the default backend)."""
     import pyarrow as pa
@@ -92,7 +111,7 @@ def test_ray_jsonl_and_parquet_jobs_keep_order(local_ray, tmp_path, tiny_ct2_mod
         )
         if backend == "torch":  # through the command line: restore batch --ray
             args = ["batch", str(path), str(out_dir), "--ray", "--model", str(tiny_ct2_model)]
-            assert main([*args, "--threads", "1", "--actors", "2"]) == 0
+            assert main([*args, "--threads", "1", "--actors", "2", "--units"]) == 0
         else:
             run_ray_batch(job, str(path), str(out_dir))
         local = Restorer.from_pretrained(tiny_ct2_model, backend=backend, threads=1)
@@ -103,6 +122,14 @@ def test_ray_jsonl_and_parquet_jobs_keep_order(local_ray, tmp_path, tiny_ct2_mod
                 assert got["restored"] is None and "null" in got["error"]
             else:
                 assert got["restored"] == local.restore(row["text"]) and got["error"] is None
+                if backend == "torch":
+                    # Confidences differ in float32's last digits with the batch's make-up.
+                    units = local.restore_detailed(row["text"]).to_dict()["units"]
+                    confidences = [u.pop("confidence") for u in got["units"]]
+                    assert confidences == pytest.approx(
+                        [u.pop("confidence") for u in units], rel=1e-4
+                    )
+                    assert got["units"] == units
 
     with pytest.raises(Exception, match="exist"):
         run_ray_batch(job, str(source), str(tmp_path / "out_jsonl"))
