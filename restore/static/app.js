@@ -36,23 +36,8 @@
     marked.forEach(({ edit, suggested }) => {
       if (edit.start < pos) return; // overlaps what is already shown
       output.append(document.createTextNode(slice(pos, edit.start)));
-      if (suggested) {
-        output.append(suggestionButton(edit));
-      } else {
-        const spun = document.createElement("del");
-        spun.className = "spun";
-        spun.textContent = edit.spun;
-        const mark = document.createElement("mark");
-        mark.className = "edit";
-        mark.tabIndex = 0;
-        mark.textContent = edit.restored;
-        mark.dataset.spun = edit.spun;
-        mark.dataset.restored = edit.restored;
-        mark.dataset.confidence = String(edit.confidence);
-        const label = `"${edit.spun}" restored to "${edit.restored}", confidence ${percent(edit.confidence)}`;
-        mark.setAttribute("aria-label", label);
-        output.append(spun, mark);
-      }
+      if (suggested) output.append(suggestionButton(edit));
+      else output.append(spunWord(edit.spun), editMark(edit));
       pos = edit.end;
     });
     output.append(document.createTextNode(slice(pos, chars.length)));
@@ -63,6 +48,27 @@
     $("suggestion-count").textContent = String(suggestions.length);
     $("output-section").hidden = false;
     updateRestored();
+  }
+
+  // The spun word an edit replaced: hidden unless the diff view is on.
+  function spunWord(word) {
+    const spun = document.createElement("del");
+    spun.className = "spun";
+    spun.textContent = word;
+    return spun;
+  }
+
+  function editMark(edit) {
+    const mark = document.createElement("mark");
+    mark.className = "edit";
+    mark.tabIndex = 0;
+    mark.textContent = edit.restored;
+    mark.dataset.spun = edit.spun;
+    mark.dataset.restored = edit.restored;
+    mark.dataset.confidence = String(edit.confidence);
+    const label = `"${edit.spun}" restored to "${edit.restored}", confidence ${percent(edit.confidence)}`;
+    mark.setAttribute("aria-label", label);
+    return mark;
   }
 
   function suggestionButton(edit) {
@@ -95,10 +101,7 @@
     button.setAttribute("aria-pressed", String(accepted));
     button.textContent = accepted ? button.dataset.restored : button.dataset.spun;
     if (accepted) {
-      const spun = document.createElement("del");
-      spun.className = "spun";
-      spun.textContent = button.dataset.spun;
-      button.before(spun);
+      button.before(spunWord(button.dataset.spun));
     } else if (button.previousSibling && button.previousSibling.matches?.("del.spun")) {
       button.previousSibling.remove();
     }
