@@ -209,33 +209,26 @@ def _row_error(field_name: str, value: Any, columns: list[str]) -> str:
 
 
 def _edit_type():
+    """An ``edits`` or ``suggestions`` cell: a list of ``Restoration.to_dict()`` edits."""
     import pyarrow as pa
 
-    return pa.list_(
-        pa.struct(
-            [
-                ("start", pa.int64()),
-                ("end", pa.int64()),
-                ("spun", pa.string()),
-                ("restored", pa.string()),
-                ("confidence", pa.float64()),
-            ]
-        )
-    )
+    return _list_of(spun=pa.string(), restored=pa.string(), confidence=pa.float64())
 
 
 def _unit_type():
+    """A ``units`` cell: a list of ``Restoration.to_dict()`` unit reports."""
     import pyarrow as pa
 
-    return pa.list_(
-        pa.struct(
-            [
-                ("start", pa.int64()),
-                ("end", pa.int64()),
-                ("status", pa.string()),
-                ("reasons", pa.list_(pa.string())),
-                ("confidence", pa.float64()),
-                ("proposal", pa.string()),
-            ]
-        )
+    return _list_of(
+        status=pa.string(),
+        reasons=pa.list_(pa.string()),
+        confidence=pa.float64(),
+        proposal=pa.string(),
     )
+
+
+def _list_of(**fields):
+    """A list of structs of a text span (``start``, ``end``) and ``fields``, in that order."""
+    import pyarrow as pa
+
+    return pa.list_(pa.struct([("start", pa.int64()), ("end", pa.int64()), *fields.items()]))
