@@ -17,6 +17,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 __all__ = [
+    "Alternative",
     "BackendError",
     "Edit",
     "GuardSettings",
@@ -31,6 +32,7 @@ __all__ = [
 _LAZY = {
     "Restorer": "restore.restorer",
     "Restoration": "restore.restorer",
+    "Alternative": "restore.restorer",
     "Edit": "restore.restorer",
     "UnitReport": "restore.restorer",
     "GuardSettings": "restore.settings",
@@ -42,7 +44,7 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from restore.errors import BackendError, InputError, ModelNotFoundError, RestoreError
-    from restore.restorer import Edit, Restoration, Restorer, UnitReport
+    from restore.restorer import Alternative, Edit, Restoration, Restorer, UnitReport
     from restore.settings import GuardSettings
 
 

@@ -212,7 +212,13 @@ def _edit_type():
     """An ``edits`` or ``suggestions`` cell: a list of ``Restoration.to_dict()`` edits."""
     import pyarrow as pa
 
-    return _list_of(spun=pa.string(), restored=pa.string(), confidence=pa.float64())
+    alternative = pa.struct([("restored", pa.string()), ("confidence", pa.float64())])
+    return _list_of(
+        spun=pa.string(),
+        restored=pa.string(),
+        confidence=pa.float64(),
+        alternatives=pa.list_(alternative),
+    )
 
 
 def _unit_type():

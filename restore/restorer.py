@@ -11,6 +11,15 @@
 >>> [(e.start, e.end) for e in result.edits]
 [(13, 23), (24, 36), (46, 53)]
 
+Each edit, and each suggestion (an edit too unsure to make), names the other originals the model
+found likely, for a reader to weigh ("Measles is highly contagious ...", spun by our spinner):
+
+>>> [edit] = restorer.restore_detailed("Measles is inordinately contagious and can kill.").edits
+>>> edit.restored, round(edit.confidence, 2)
+('extremely', 0.59)
+>>> [(a.restored, round(a.confidence, 2)) for a in edit.alternatives]
+[('highly', 0.54)]
+
 How a document is restored, in three steps:
 
 1. **Plan.** ``restore.text.segment`` cuts it into units, exactly as training cut its pairs,
@@ -75,6 +84,7 @@ __all__ = [
     "TOKEN_MISMATCH",
     "UNCHANGED",
     "UNREPRESENTABLE",
+    "Alternative",
     "Edit",
     "ModelCheck",
     "Restoration",
@@ -87,15 +97,34 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class Alternative:
+    """Another original the model weighed for an edit's words, with the confidence the edit
+    would have with it (lower than the edit's own)."""
+
+    restored: str
+    confidence: float
+
+
+@dataclass(frozen=True)
 class Edit:
     """``text[start:end]`` of the input (``spun``) became ``restored``; ``confidence`` in [0, 1]
-    is the lowest probability of the output tokens that wrote this edit."""
+    is how sure the model is of it (a tagger's edit rule; for a seq2seq model, the lowest
+    probability of the output tokens that wrote it). ``alternatives`` are the next likeliest
+    originals, likeliest first (a tagger names up to three; other formats none)."""
 
     start: int
     end: int
     spun: str
     restored: str
     confidence: float
+    alternatives: tuple[Alternative, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of the edit, its alternatives a list of dicts."""
+        return {
+            **{f.name: getattr(self, f.name) for f in dataclasses.fields(self)},
+            "alternatives": [dataclasses.asdict(a) for a in self.alternatives],
+        }
 
 
 @dataclass(frozen=True)
@@ -141,9 +170,9 @@ class Restoration:
         [...]}``."""
         return {
             "text": self.text,
-            "edits": [dataclasses.asdict(e) for e in self.edits],
+            "edits": [e.to_dict() for e in self.edits],
             "units": [{**dataclasses.asdict(u), "reasons": list(u.reasons)} for u in self.units],
-            "suggestions": [dataclasses.asdict(e) for e in self.suggestions],
+            "suggestions": [e.to_dict() for e in self.suggestions],
         }
 
 
@@ -509,8 +538,19 @@ keep_numbers=True, keep_names=True, min_suggestion_confidence=0.3)
             min_confidence=self.guard.min_edit_confidence,
         )
         unit.word_spin = reading.word_spin
+
+        def others(start: int, end: int) -> tuple[Alternative, ...]:
+            return tuple(Alternative(*a) for a in reading.alternatives.get((start, end), ()))
+
         suggested = [
-            Edit(unit.start + start, unit.start + end, source[start:end], restored, confidence)
+            Edit(
+                unit.start + start,
+                unit.start + end,
+                source[start:end],
+                restored,
+                confidence,
+                others(start, end),
+            )
             for start, end, restored, confidence in reading.suggestions
         ]
         changes = align(prepared, reading.text)
@@ -541,6 +581,7 @@ keep_numbers=True, keep_names=True, min_suggestion_confidence=0.3)
                 source[change.start : change.end],
                 change.replacement,
                 confidence,
+                others(change.start, change.end),
             )
             for change, confidence in zip(changes, reading.edit_confidence(changes))
         ]

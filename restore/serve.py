@@ -112,12 +112,19 @@ def build_app(restorer, settings: ServeSettings | None = None, *, model_name: st
         def items(self) -> list[str]:
             return [self.text] if self.text is not None else list(self.texts or [])
 
+    class AlternativeOut(BaseModel):
+        restored: str
+        confidence: float = Field(description="the edit's confidence, were this the original")
+
     class EditOut(BaseModel):
         start: int
         end: int
         spun: str
         restored: str
         confidence: float
+        alternatives: list[AlternativeOut] = Field(
+            description="the next likeliest originals, likeliest first (a tagger names up to 3)"
+        )
 
     class SpinOut(BaseModel):
         spin_score: float = Field(description="expected share of spun words (mean word prob.)")

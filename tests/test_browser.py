@@ -183,6 +183,39 @@ def test_a_suggestion_is_shown_and_applied_only_when_clicked(page):
     assert driver.execute_script("return window.copied;") == text
 
 
+def test_clicking_an_edit_steps_through_its_alternatives_and_back(page):
+    from selenium.webdriver.common.by import By
+
+    server, driver = page
+    text = "The president ejects the visiting delegation at the airport with a handshake."
+    want = api_restore(server, text)
+    [edit] = want["edits"]
+    assert edit["alternatives"], "the default model weighs more than one original here"
+    submit(driver, text)
+    [mark] = driver.find_elements(By.CSS_SELECTOR, "#output mark.edit")
+    tooltip = driver.find_element(By.ID, "tooltip")
+    mark.click()  # the first alternative in place; the tooltip names them all
+    first = edit["alternatives"][0]
+    assert f'also likely: "{first["restored"]}"' in tooltip.get_attribute("textContent")
+    head, tail = text[: edit["start"]], text[edit["end"] :]
+    assert mark.text == first["restored"]
+    assert shown_text(driver) == head + first["restored"] + tail
+    for alternative in edit["alternatives"][1:]:
+        mark.click()
+        assert mark.text == alternative["restored"]
+    assert "click to undo" in tooltip.get_attribute("textContent")
+    mark.click()  # after the last alternative: the spun word, and no struck-out copy of it
+    assert mark.text == edit["spun"]
+    assert shown_text(driver) == head + edit["spun"] + tail
+    driver.find_element(By.ID, "diff").click()
+    assert [d.text for d in driver.find_elements(By.CSS_SELECTOR, "#output del.spun")] == []
+    mark.click()  # and round to the model's restoration
+    assert mark.text == edit["restored"] and shown_text(driver) == want["text"]
+    assert [d.text for d in driver.find_elements(By.CSS_SELECTOR, "#output del.spun")] == [
+        edit["spun"]
+    ]
+
+
 def test_script_in_the_input_shows_as_text_and_runs_nothing(page):
     from selenium.webdriver.common.by import By
 

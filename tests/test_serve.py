@@ -52,8 +52,8 @@ def test_restore_and_detect_answer_as_the_library_does(server, restorer):
     [result] = data["results"]
     want = restorer.restore_detailed(TEXT)
     assert result["text"] == want.text
-    assert result["edits"] == [json.loads(json.dumps(e.__dict__)) for e in want.edits]
-    assert result["suggestions"] == [json.loads(json.dumps(e.__dict__)) for e in want.suggestions]
+    assert result["edits"] == [json.loads(json.dumps(e.to_dict())) for e in want.edits]
+    assert result["suggestions"] == [json.loads(json.dumps(e.to_dict())) for e in want.suggestions]
     detection = restorer.detect(TEXT)
     assert result["detection"] == {"spin_score": detection.spin_score, "spun_probability": None}
 

@@ -17,7 +17,14 @@ from safetensors.torch import load_file
 
 from restore.tagger.batch import collate
 from restore.tagger.context import ContextVectors
-from restore.tagger.engine import Evidence, Proposal, TaggerEngine, apply_proposals
+from restore.tagger.engine import (
+    MAX_ALTERNATIVES,
+    MIN_ALTERNATIVE,
+    Evidence,
+    Proposal,
+    TaggerEngine,
+    apply_proposals,
+)
 from restore.tagger.input import CANDIDATE_FEATURES, SITE_FEATURES, UnitPieces, encode_unit
 from restore.tagger.inverse import InverseTable
 from restore.tagger.model import load_tagger, save_tagger
@@ -398,6 +405,24 @@ def test_proposals_keep_the_spun_casing_and_apply_exactly(engine):
     )
 
 
+def test_each_proposal_names_its_sites_next_likeliest_originals(engine):
+    unit = encoded(engine, "Fete ejects people at the depository.")
+    _, log_probs = engine.forward([unit])
+    proposals = engine.score([unit])[0].proposals
+    assert len(proposals) == len(unit.sites) == 3
+    for site, lp, proposal in zip(unit.sites, log_probs, proposals):
+        probs = engine.choice(site, lp)
+        ranked = sorted(zip(probs.tolist(), site.candidates), reverse=True)
+        assert proposal.restored.lower() == ranked[0][1]
+        named = [(w, p) for p, w in ranked[1 : 1 + MAX_ALTERNATIVES] if p >= MIN_ALTERNATIVE]
+        assert [(w.lower(), p) for w, p in proposal.alternatives] == [
+            (w, pytest.approx(p)) for w, p in named
+        ]
+        assert all(w[0].isupper() == proposal.spun[0].isupper() for w, _ in proposal.alternatives)
+    # "ejects" has three candidates and an untrained network spreads its belief over them.
+    assert len(proposals[1].alternatives) == 2
+
+
 def test_saved_tagger_reloads_with_the_same_outputs(engine, tmp_path):
     save_tagger(engine.model, tmp_path, dtype=torch.float32)
     reloaded = load_tagger(tmp_path)
@@ -579,6 +604,28 @@ def test_restorer_loads_a_tagger_and_keeps_the_text_outside_its_edits(tagger_mod
     assert result.text.endswith(", on 3 May.") and "  " in result.text and "\n" in result.text
     again = Restorer.from_pretrained(tagger_model_dir, threads=1, guard={"min_edit_confidence": 0})
     assert again.restore_detailed(text) == result  # deterministic
+
+
+def test_edits_and_suggestions_carry_the_alternatives_of_their_proposals(tagger_model_dir):
+    from restore import Restorer
+
+    text = "Fete ejects journalists outside the depository.\n\nThe depository ejects people."
+    restorer = Restorer.from_pretrained(tagger_model_dir, threads=1)
+    [units] = restorer.unit_outputs([text])
+    named = {(s + p.start, s + p.end): p for s, _, scores in units for p in scores.proposals}
+    result = restorer.restore_detailed(text)
+    shown = [*result.edits, *result.suggestions]
+    assert shown and any(e.alternatives for e in shown)
+    for e in shown:
+        proposal = named[(e.start, e.end)]
+        scale = e.confidence / proposal.evidence.choice
+        assert [(a.restored, a.confidence) for a in e.alternatives] == [
+            (w, pytest.approx(q * scale)) for w, q in proposal.alternatives
+        ]
+        assert all(a.confidence <= e.confidence for a in e.alternatives)
+    data = json.loads(json.dumps(result.to_dict()))
+    first = next(e for e in data["edits"] + data["suggestions"] if e["alternatives"])
+    assert set(first["alternatives"][0]) == {"restored", "confidence"}
 
 
 def test_tagger_threshold_withholds_and_detection_reads_the_same_pass(tagger_model_dir):
@@ -1013,6 +1060,15 @@ def test_the_swap_funnel_puts_every_gold_swap_in_one_bucket(tagger_model_dir):
     assert loose["clean_word_edits"] == 2 * (len(proposals) - 1)
     strict = swap_funnel(restorer, rows, threshold=1.01)
     assert (strict["restored"], strict["right_unsure"], strict["clean_word_edits"]) == (0, 1, 0)
+    assert loose["alternative_right"] == strict["alternative_right"] == 0
+
+    # The fete's other candidate as its original: a wrong choice, named among the alternatives.
+    [(other, _)] = [p.alternatives for s, _, u in units for p in u.proposals if p.start == 4][0]
+    rows = [{"spun": text, "substitutions": [swap(text, "fete", other.lower())]}]
+    funnel = swap_funnel(restorer, rows, threshold=0.0)
+    assert (funnel["wrong_applied"], funnel["alternative_right"]) == (1, 1)
+    [band] = swap_funnel(restorer, rows, bands=[0.0])["bands"]
+    assert (band["wrong_original"], band["alternative_right"]) == (1, 1)
 
 
 def test_confidence_bands_count_every_proposal_once(tagger_model_dir):

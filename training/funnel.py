@@ -4,7 +4,9 @@ Every swap the spinner made ends in one bucket: the spun word is not in the inve
 (``no_site``), its original is not among the site's candidates (``not_candidate``), the model
 proposes the original (``restored`` at or above the threshold, ``right_unsure`` below it) or
 another candidate (``wrong_applied``, a false positive too, or ``wrong_unsure``).
-``clean_word_edits`` counts the edits it would make where the spinner changed nothing.
+``clean_word_edits`` counts the edits it would make where the spinner changed nothing, and
+``alternative_right`` the wrong originals (applied or not) whose proposal names the right one
+among its alternatives (``restore.tagger.engine.alternatives``), for a reader to pick.
 Confidences are the ones the Restorer thresholds (the model's edit rule applied per document);
 proposals are counted before alignment and the guard, so ``restored`` is an upper bound on the
 true positives that ``training.metrics`` credits (adjacent edits merge into one there, and a
@@ -42,17 +44,27 @@ def swap_funnel(
 
     With ``bands`` (lower edges), also ``bands``: per band of proposal confidence (the last one
     open above), how many proposals put back a swap's original (``right``), propose a wrong one
-    at a swap (``wrong_original``) or change a word nobody spun (``clean``): how far a reader
-    can trust a proposal, or a suggestion, of that confidence."""
+    at a swap (``wrong_original``; of them, ``alternative_right`` name the original among their
+    alternatives) or change a word nobody spun (``clean``): how far a reader can trust a
+    proposal, or a suggestion, of that confidence."""
     if threshold is None:
         threshold = restorer.guard.min_edit_confidence
-    counts = Counter({name: 0 for name in (*BUCKETS, "gold", "clean_word_edits")})
+    counts = Counter(
+        {name: 0 for name in (*BUCKETS, "gold", "clean_word_edits", "alternative_right")}
+    )
     edges = sorted(bands)
-    banded = [{"from": low, "right": 0, "wrong_original": 0, "clean": 0} for low in edges]
+    banded = [
+        {"from": low, "right": 0, "wrong_original": 0, "alternative_right": 0, "clean": 0}
+        for low in edges
+    ]
     for gold, candidates, proposals in _read_rows(restorer, rows):
         counts["gold"] += len(gold)
         for span, original in gold.items():
-            counts[_bucket(original, candidates.get(span), proposals.get(span), threshold)] += 1
+            proposal = proposals.get(span)
+            bucket = _bucket(original, candidates.get(span), proposal, threshold)
+            counts[bucket] += 1
+            if bucket.startswith("wrong") and original in _named(proposal.alternatives):
+                counts["alternative_right"] += 1
         counts["clean_word_edits"] += sum(
             p.confidence >= threshold for span, p in proposals.items() if span not in gold
         )
@@ -66,6 +78,7 @@ def swap_funnel(
                 banded[k]["right"] += 1
             else:
                 banded[k]["wrong_original"] += 1
+                banded[k]["alternative_right"] += gold[span] in _named(p.alternatives)
     return {**counts, "bands": banded} if bands else dict(counts)
 
 
@@ -83,6 +96,10 @@ def _read_rows(restorer, rows):
             for p in unit.proposals:
                 proposals[(start + p.start, start + p.end)] = p
         yield gold_swaps(row), candidates, proposals
+
+
+def _named(alternatives) -> set[str]:
+    return {word.lower() for word, _ in alternatives}
 
 
 def _bucket(original: str, candidates, proposal, threshold: float) -> str:

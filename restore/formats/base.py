@@ -11,8 +11,8 @@ Seq2SeqFormat`; training-only hooks (label columns, collators) live in ``trainin
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -30,7 +30,9 @@ class Reading:
     judged (``(start, end, probability)`` in the unit), and each change's confidence.
 
     ``suggestions`` are the withheld proposals that can be placed in the unit as written:
-    ``(start, end, restored, confidence)``; none of them is applied in ``text``."""
+    ``(start, end, restored, confidence)``; none of them is applied in ``text``.
+    ``alternatives`` holds, by ``(start, end)`` in the unit as written, the other originals a
+    proposal there names, ``(restored, confidence)``, for the edit or suggestion at that span."""
 
     text: str
     confidence: float
@@ -40,6 +42,9 @@ class Reading:
     word_spin: tuple[tuple[int, int, float], ...] = ()
     withheld: int = 0  # proposals the format left out as less sure than the guard's threshold
     suggestions: tuple[tuple[int, int, str, float], ...] = ()
+    alternatives: Mapping[tuple[int, int], tuple[tuple[str, float], ...]] = field(
+        default_factory=dict
+    )
 
 
 class Format(ABC):

@@ -12,7 +12,11 @@ also weighs how spun the rest of its unit and document look.
 Only proposals at least as sure as the guard's ``min_edit_confidence`` are applied: each site's
 proposal is independent of the others, and applying an unsure one beside a sure one would let
 the alignment merge them into one change that the guard then withholds whole. The others, down
-to :data:`PROPOSAL_FLOOR`, are the unit's suggestions: shown to a reader, never applied.
+to :data:`PROPOSAL_FLOOR`, are the unit's suggestions: shown to a reader, never applied. An edit
+or suggestion keeps the other originals its proposal names where the alignment places it at the
+proposal's own span (an edit the alignment cut to part of a phrase names none), each with the
+confidence the edit would have with it: the edit's, times P(that original | spun) / P(the chosen
+one | spun).
 """
 
 from __future__ import annotations
@@ -90,6 +94,14 @@ class TaggerFormat(Format):
             span = unit.written_span(p.start, p.end)
             if span is not None:
                 suggestions.append((*span, p.restored, p.confidence))
+        alternatives = {}
+        for p in (*applied, *withheld):
+            span = unit.written_span(p.start, p.end)
+            if span is not None and p.alternatives and p.evidence is not None:
+                # On the edit's own scale: its confidence, times how likely each other
+                # original is against the chosen one.
+                scale = p.confidence / p.evidence.choice
+                alternatives[span] = tuple((w, q * scale) for w, q in p.alternatives)
         text = apply_proposals(unit.normal, applied)
         placed = []
         shift = 0
@@ -117,4 +129,5 @@ class TaggerFormat(Format):
             word_spin=slot_word_spin(unit, spans, probs),
             withheld=len(withheld),
             suggestions=tuple(suggestions),
+            alternatives=alternatives,
         )

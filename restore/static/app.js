@@ -58,14 +58,31 @@
     return spun;
   }
 
+  // The words a click steps through: an edit's restoration, the other originals the model
+  // weighed, then the spun word; a suggestion starts at the spun word.
+  function choices(edit, suggested) {
+    const others = (edit.alternatives || []).map((a) => a.restored);
+    return suggested ? [edit.spun, edit.restored, ...others] : [edit.restored, ...others, edit.spun];
+  }
+
+  function describe(element, edit) {
+    element.dataset.spun = edit.spun;
+    element.dataset.restored = edit.restored;
+    element.dataset.confidence = String(edit.confidence);
+    element.dataset.others = (edit.alternatives || [])
+      .map((a) => `"${a.restored}" (${percent(a.confidence)})`)
+      .join(", ");
+  }
+
   function editMark(edit) {
     const mark = document.createElement("mark");
     mark.className = "edit";
     mark.tabIndex = 0;
+    mark.setAttribute("role", "button");
     mark.textContent = edit.restored;
-    mark.dataset.spun = edit.spun;
-    mark.dataset.restored = edit.restored;
-    mark.dataset.confidence = String(edit.confidence);
+    describe(mark, edit);
+    mark.dataset.choices = JSON.stringify(choices(edit, false));
+    mark.dataset.choice = "0";
     const label = `"${edit.spun}" restored to "${edit.restored}", confidence ${percent(edit.confidence)}`;
     mark.setAttribute("aria-label", label);
     return mark;
@@ -76,9 +93,9 @@
     button.type = "button";
     button.className = "suggestion";
     button.textContent = edit.spun;
-    button.dataset.spun = edit.spun;
-    button.dataset.restored = edit.restored;
-    button.dataset.confidence = String(edit.confidence);
+    describe(button, edit);
+    button.dataset.choices = JSON.stringify(choices(edit, true));
+    button.dataset.choice = "0";
     button.setAttribute("aria-pressed", "false");
     button.setAttribute(
       "aria-label",
@@ -95,18 +112,21 @@
       .join("");
   }
 
-  // An applied suggestion shows its spun word in the diff view, as an edit does.
-  function toggleSuggestion(button) {
-    const accepted = button.getAttribute("aria-pressed") !== "true";
-    button.setAttribute("aria-pressed", String(accepted));
-    button.textContent = accepted ? button.dataset.restored : button.dataset.spun;
-    if (accepted) {
-      button.before(spunWord(button.dataset.spun));
-    } else if (button.previousSibling && button.previousSibling.matches?.("del.spun")) {
-      button.previousSibling.remove();
-    }
+  // A click puts the next word in place; the diff view shows the spun word beside any other.
+  function nextChoice(element) {
+    const words = JSON.parse(element.dataset.choices);
+    const index = (Number(element.dataset.choice) + 1) % words.length;
+    element.dataset.choice = String(index);
+    const word = words[index];
+    element.textContent = word;
+    const spun = word !== element.dataset.spun;
+    if (element.matches(".suggestion")) element.setAttribute("aria-pressed", String(spun));
+    const before = element.previousSibling;
+    const shown = before instanceof HTMLElement && before.matches("del.spun");
+    if (spun && !shown) element.before(spunWord(element.dataset.spun));
+    if (!spun && shown) before.remove();
     updateRestored();
-    showTooltip(button);
+    showTooltip(element);
   }
 
   async function restore() {
@@ -143,17 +163,20 @@
 
   function showTooltip(mark) {
     const confidence = percent(Number(mark.dataset.confidence));
-    if (!mark.matches(".suggestion")) {
+    const words = JSON.parse(mark.dataset.choices);
+    const index = Number(mark.dataset.choice);
+    const word = words[index];
+    const next = words[(index + 1) % words.length] === mark.dataset.spun ? "click to undo" : "click for the next";
+    const others = mark.dataset.others ? `; also likely: ${mark.dataset.others}` : "";
+    if (!mark.matches(".suggestion") && index === 0) {
       tooltip.textContent =
-        `spun: "${mark.dataset.spun}" → restored: "${mark.dataset.restored}" ` +
-        `(confidence ${confidence})`;
-    } else if (mark.getAttribute("aria-pressed") === "true") {
-      tooltip.textContent =
-        `suggestion applied: "${mark.dataset.spun}" → "${mark.dataset.restored}" (click to undo)`;
+        `spun: "${mark.dataset.spun}" → restored: "${word}" (confidence ${confidence}${others}; ${next})`;
+    } else if (word !== mark.dataset.spun) {
+      tooltip.textContent = `"${mark.dataset.spun}" → "${word}" (applied${others}; ${next})`;
     } else {
       tooltip.textContent =
-        `may be spun: perhaps "${mark.dataset.restored}" (confidence ${confidence}, ` +
-        "too unsure to change; click to apply)";
+        `may be spun: perhaps "${mark.dataset.restored}" (confidence ${confidence}${others}; ` +
+        `${mark.matches(".suggestion") ? "too unsure to change; " : ""}click to apply)`;
     }
     const box = mark.getBoundingClientRect();
     tooltip.style.left = `${window.scrollX + box.left}px`;
@@ -174,8 +197,13 @@
     if (e.target instanceof HTMLElement && e.target.matches(marks)) showTooltip(e.target);
   });
   output.addEventListener("click", (e) => {
-    if (e.target instanceof HTMLElement && e.target.matches("button.suggestion")) {
-      toggleSuggestion(e.target);
+    if (e.target instanceof HTMLElement && e.target.matches(marks)) nextChoice(e.target);
+  });
+  output.addEventListener("keydown", (e) => {
+    // A button clicks itself on Enter and Space; a marked edit is told here.
+    if (e.target instanceof HTMLElement && e.target.matches("mark.edit") && (e.key === "Enter" || e.key === " ")) {
+      e.preventDefault();
+      nextChoice(e.target);
     }
   });
   output.addEventListener("focusout", hideTooltip);
