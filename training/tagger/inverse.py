@@ -8,7 +8,9 @@ candidate at least ``--min-zipf`` frequent, in each inflection of its part of sp
 function-word alternative; each key maps to the
 headwords that list it under any relation and sense (the inverse thesaurus baseline's options
 with no frequency floor), inflected like the key, at most ``--top-k`` of them, most frequent
-first. Function words map back to the function words that list them ("through" -> "by").
+first by wordfreq's Zipf (which rates a multiword original near its rarest word: "strong room"
+5.0, as common as "library"; docs/experiments.md, "Phrases rated as common as their words").
+Function words map back to the function words that list them ("through" -> "by").
 Each original also records how its entry lists the key: under which relations, and how many
 words the entry lists under each (``InverseTable.relations``).
 """
