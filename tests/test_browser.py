@@ -205,12 +205,14 @@ def test_clicking_an_edit_steps_through_its_alternatives_and_back(page):
         assert mark.text == alternative["restored"]
     assert "click to undo" in tooltip.get_attribute("textContent")
     mark.click()  # after the last alternative: the spun word, and no struck-out copy of it
-    assert mark.text == edit["spun"]
+    assert mark.text == edit["spun"] and "kept" in mark.get_attribute("class")
+    assert mark.get_attribute("aria-label") == f'"{edit["spun"]}" now reads "{edit["spun"]}"'
     assert shown_text(driver) == head + edit["spun"] + tail
     driver.find_element(By.ID, "diff").click()
     assert [d.text for d in driver.find_elements(By.CSS_SELECTOR, "#output del.spun")] == []
     mark.click()  # and round to the model's restoration
     assert mark.text == edit["restored"] and shown_text(driver) == want["text"]
+    assert "kept" not in mark.get_attribute("class")
     assert [d.text for d in driver.find_elements(By.CSS_SELECTOR, "#output del.spun")] == [
         edit["spun"]
     ]

@@ -121,6 +121,8 @@
     element.textContent = word;
     const spun = word !== element.dataset.spun;
     if (element.matches(".suggestion")) element.setAttribute("aria-pressed", String(spun));
+    else element.classList.toggle("kept", !spun); // an edit put back to the spun word
+    element.setAttribute("aria-label", `"${element.dataset.spun}" now reads "${word}"`);
     const before = element.previousSibling;
     const shown = before instanceof HTMLElement && before.matches("del.spun");
     if (spun && !shown) element.before(spunWord(element.dataset.spun));
