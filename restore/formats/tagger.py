@@ -89,15 +89,14 @@ class TaggerFormat(Format):
             (p for p in output.proposals if p.confidence >= floor), key=lambda p: p.start
         )
         withheld = [p for p in output.proposals if PROPOSAL_FLOOR <= p.confidence < floor]
-        suggestions = []
-        for p in sorted(withheld, key=lambda p: p.start):
+        suggestions, alternatives = [], {}
+        for p in sorted((*applied, *withheld), key=lambda p: p.start):
             span = unit.written_span(p.start, p.end)
-            if span is not None:
+            if span is None:
+                continue
+            if p.confidence < floor:
                 suggestions.append((*span, p.restored, p.confidence))
-        alternatives = {}
-        for p in (*applied, *withheld):
-            span = unit.written_span(p.start, p.end)
-            if span is not None and p.alternatives and p.evidence is not None:
+            if p.alternatives and p.evidence is not None:
                 # On the edit's own scale: its confidence, times how likely each other
                 # original is against the chosen one.
                 scale = p.confidence / p.evidence.choice
