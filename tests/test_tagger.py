@@ -628,6 +628,22 @@ def test_edits_and_suggestions_carry_the_alternatives_of_their_proposals(tagger_
     assert set(first["alternatives"][0]) == {"restored", "confidence"}
 
 
+def test_a_ray_table_keeps_each_edits_alternatives(tagger_model_dir):
+    pa = pytest.importorskip("pyarrow")
+    from restore import Restorer
+    from restore.ray_batch import restore_table
+
+    restorer = Restorer.from_pretrained(tagger_model_dir, threads=1)
+    texts = ["Fete ejects journalists outside the depository.", "The depository ejects people."]
+    out = restore_table(restorer, pa.table({"text": texts}), "text", suggestions=True)
+    for i, text in enumerate(texts):
+        want = restorer.restore_detailed(text).to_dict()
+        for column in ("edits", "suggestions"):
+            got = out.column(column).to_pylist()[i]
+            assert [e["alternatives"] for e in got] == [e["alternatives"] for e in want[column]]
+    assert any(e["alternatives"] for row in out.column("suggestions").to_pylist() for e in row)
+
+
 def test_tagger_threshold_withholds_and_detection_reads_the_same_pass(tagger_model_dir):
     from restore import Restorer
 
