@@ -121,10 +121,8 @@ class Edit:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of the edit, its alternatives a list of dicts."""
-        return {
-            **{f.name: getattr(self, f.name) for f in dataclasses.fields(self)},
-            "alternatives": [dataclasses.asdict(a) for a in self.alternatives],
-        }
+        data = dataclasses.asdict(self)
+        return {**data, "alternatives": list(data["alternatives"])}
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ by one that also weighs the rest of the unit and document.
 ... )
 >>> [p.restored for p in scores.edits(0.6)], apply_proposals("The fetes ended", scores.edits(0.6))
 (['parties'], 'The parties ended')
->>> alternatives("Fetes", ("party", "feast", "fair", "gala"), np.array([0.5, 0.3, 0.04, 0.16]))
+>>> probs = np.array([0.5, 0.3, 0.04, 0.16])
+>>> alternatives("Fetes", ("party", "feast", "fair", "gala"), probs, np.argsort(-probs))
 (('Feast', 0.3), ('Gala', 0.16))
 """
 
@@ -257,9 +258,10 @@ class TaggerEngine:
     def _propose(
         self, unit: UnitInput, site: SiteInput, probs: np.ndarray, spin: float
     ) -> Proposal:
-        k = int(np.argmax(probs))
+        ranked = np.argsort(-probs, kind="stable")  # ties: the first candidate, as argmax
+        k = int(ranked[0])
         best = float(probs[k])
-        second = float(np.partition(probs, -2)[-2]) if len(probs) > 1 else 0.0
+        second = float(probs[ranked[1]]) if len(probs) > 1 else 0.0
         spun = unit.text[site.start : site.end]
         evidence = Evidence(
             spin,
@@ -270,19 +272,19 @@ class TaggerEngine:
             tuple(site.site_features.tolist()),
         )
         restored = match_case(spun, site.candidates[k])
-        others = alternatives(spun, site.candidates, probs)
+        others = alternatives(spun, site.candidates, probs, ranked)
         return Proposal(site.start, site.end, spun, restored, spin * best, evidence, others)
 
 
 def alternatives(
-    spun: str, candidates: Sequence[str], probs: np.ndarray
+    spun: str, candidates: Sequence[str], probs: np.ndarray, ranked: np.ndarray
 ) -> tuple[tuple[str, float], ...]:
-    """The candidates after the likeliest, at most :data:`MAX_ALTERNATIVES` of them at least
-    :data:`MIN_ALTERNATIVE` likely, cased like ``spun``, with their probabilities."""
-    order = np.argsort(-probs, kind="stable")[1 : 1 + MAX_ALTERNATIVES]
+    """The candidates after the likeliest (``ranked``: their indices, likeliest first), at most
+    :data:`MAX_ALTERNATIVES` of them at least :data:`MIN_ALTERNATIVE` likely, cased like
+    ``spun``, with their probabilities."""
     return tuple(
         (match_case(spun, candidates[j]), float(probs[j]))
-        for j in order
+        for j in ranked[1 : 1 + MAX_ALTERNATIVES]
         if probs[j] >= MIN_ALTERNATIVE
     )
 
