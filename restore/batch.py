@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from restore.errors import InputError
+from restore.markup import PageText, place_next, read_pages
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +122,7 @@ def run_batch(
     include_units: bool = False,
     include_suggestions: bool = False,
     detect: bool = False,
+    html: bool = False,
     job: Mapping[str, Any] | None = None,
     checkpoint_rows: int = DEFAULT_CHECKPOINT_ROWS,
 ) -> BatchSummary:
@@ -130,11 +132,13 @@ def run_batch(
     (continue from its checkpoint). ``include_units`` adds each row's unit reports (the guard's
     decisions) as ``units``, ``include_suggestions`` the edits too unsure to make as
     ``suggestions`` (``Restoration.suggestions``); ``detect`` adds ``spin``, the spin score and
-    calibrated P(spun) of the row's text (``restore.detection``), from the same model pass. A
-    resume point (a checkpoint) falls at least every ``checkpoint_rows`` rows. ``job`` (for
-    instance the model and backend) is recorded in the checkpoint with the batching settings;
-    resuming with a different job or field is refused. Raises :class:`InputError` for a
-    missing, binary or unreadable input, or a ``field`` the first row lacks.
+    calibrated P(spun) of the row's text (``restore.detection``), from the same model pass;
+    ``html`` reads the field as an HTML page (:meth:`Restorer.restore_html`: the text a reader
+    sees is restored, the markup kept, offsets are page offsets). A resume point (a checkpoint)
+    falls at least every ``checkpoint_rows`` rows. ``job`` (for instance the model and backend)
+    is recorded in the checkpoint with the batching settings; resuming with a different job or
+    field is refused. Raises :class:`InputError` for a missing, binary or unreadable input, or a
+    ``field`` the first row lacks.
     """
     if resume and overwrite:
         raise ValueError("resume and overwrite exclude each other")
@@ -156,6 +160,7 @@ def run_batch(
         "detect": detect,
         # Only when set: checkpoints written before the option existed still resume.
         **({"include_suggestions": True} if include_suggestions else {}),
+        **({"html": True} if html else {}),
     }
     fresh = _Checkpoint(
         CHECKPOINT_VERSION, str(paths.source.resolve()), paths.source.stat().st_size, field, job
@@ -177,6 +182,7 @@ def run_batch(
         include_units=include_units,
         include_suggestions=include_suggestions,
         detect=detect,
+        html=html,
         progress=progress,
         checkpoint_rows=checkpoint_rows,
     )
@@ -199,6 +205,7 @@ def _process(
     include_units: bool,
     include_suggestions: bool,
     detect: bool,
+    html: bool,
     progress: bool,
     checkpoint_rows: int,
 ) -> None:
@@ -212,14 +219,20 @@ def _process(
         fin.seek(state.offset)
         pending: deque[_Entry] = deque()
         texts = _read_rows(fin, state, state.field, pending)
+        pages: deque[tuple[str, PageText]] = deque()
+        if html:
+            texts = read_pages(texts, pages)
         shown = state.line
         for window in restorer.iter_windows(texts, max_documents=checkpoint_rows):
             for result in window:
                 _write_errors(pending, ferr, state)
                 entry = pending.popleft()
+                judged, text = result, entry.row[state.field]
+                if html:  # spin is judged on the text read; the row gets page offsets
+                    result, text = place_next(pages, result)
                 row = _output_row(entry.row, result, include_units, include_suggestions)
                 if detect:
-                    row[SPIN_FIELD] = _spin(restorer, entry.row[state.field], result)
+                    row[SPIN_FIELD] = _spin(restorer, text, judged)
                 fout.write(_json_line(row))
                 state.rows += 1
                 _advance(state, entry)

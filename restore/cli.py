@@ -1,8 +1,10 @@
 """The ``restore`` command line.
 
     restore [FILE]                          restore a document (stdin by default) to stdout
+    restore PAGE.html                       restore the text of a web page, keep its markup
     restore FILE --json | --diff            with its edits and suggestions, JSON or marked
     restore batch IN.jsonl OUT.jsonl --field text [--resume | --overwrite] [--ray] [--detect]
+                                            [--html]
     restore detect [FILE] [--json]          how likely the text, and each word, was spun
     restore serve [--host 127.0.0.1] [--port 8000]   web page and JSON API
     restore export-ct2 MODEL_DIR OUT_DIR --quantization int8
@@ -33,6 +35,7 @@ SUBCOMMANDS = {
     "serve": "a web page and a JSON API over one loaded model",
     "export-ct2": "export a model directory to CTranslate2 (backend 'ctranslate2')",
 }
+HTML_SUFFIXES = (".html", ".htm", ".xhtml")
 EXIT_OK, EXIT_MALFORMED_ROWS, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 _RED, _GREEN, _YELLOW, _RESET = "\x1b[31;9m", "\x1b[32m", "\x1b[33m", "\x1b[0m"
 
@@ -73,7 +76,8 @@ def _restore_parser() -> argparse.ArgumentParser:
         epilog=f"subcommands (restore COMMAND --help for each):\n{listing}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("file", nargs="?", help="UTF-8 text file (default: stdin)")
+    parser.add_argument("file", nargs="?", help="UTF-8 text or HTML file (default: stdin)")
+    _add_markup_options(parser)
     view = parser.add_mutually_exclusive_group()
     view.add_argument(
         "--json", action="store_true", help="print the text, edits, units and suggestions"
@@ -94,7 +98,8 @@ def _restore_parser() -> argparse.ArgumentParser:
 def _run_restore(args: argparse.Namespace) -> int:
     text = _read_document(args.file)
     if text.strip():
-        result = _load_restorer(args).restore_detailed(text)
+        restorer = _load_restorer(args)
+        result = (restorer.restore_html if _is_html(args) else restorer.restore_detailed)(text)
     else:
         # Nothing for a model to change (the Restorer passes blank text through without a
         # model call): answered without loading one, after the same checks of the options.
@@ -122,6 +127,31 @@ def _read_document(file: str | None) -> str:
             raise InputError(f"{path} not found" if not path.exists() else f"{path} is not a file")
         data, name = path.read_bytes(), str(path)
     return _decode(data, name)
+
+
+def _add_markup_options(parser: argparse.ArgumentParser) -> None:
+    markup = parser.add_mutually_exclusive_group()
+    markup.add_argument(
+        "--html",
+        dest="markup",
+        action="store_const",
+        const="html",
+        help="read the input as an HTML page: restore the text a reader sees, keep the markup "
+        "(the default for files named *.html, *.htm, *.xhtml)",
+    )
+    markup.add_argument(
+        "--text",
+        dest="markup",
+        action="store_const",
+        const="text",
+        help="read the input as plain text, whatever its name",
+    )
+
+
+def _is_html(args: argparse.Namespace) -> bool:
+    if args.markup is not None:
+        return args.markup == "html"
+    return args.file is not None and Path(args.file).suffix.lower() in HTML_SUFFIXES
 
 
 def render_diff(text: str, edits, suggestions=(), *, color: bool) -> str:
@@ -220,6 +250,11 @@ def _batch_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="add the spin score and P(spun) of each row ('spin'; with --ray: columns)",
     )
+    parser.add_argument(
+        "--html",
+        action="store_true",
+        help="read the field as an HTML page: restore the text a reader sees, keep the markup",
+    )
     ray = parser.add_argument_group("Ray Data")
     ray.add_argument("--ray", action="store_true", help="run the job on Ray Data")
     ray.add_argument("--ray-address", help="cluster address (default: RAY_ADDRESS or local)")
@@ -255,6 +290,7 @@ def _run_batch(args: argparse.Namespace) -> int:
         include_units=args.units,
         include_suggestions=args.suggestions,
         detect=args.detect,
+        html=args.html,
         checkpoint_rows=args.checkpoint_rows,
         job={
             "model": str(args.model),
@@ -291,6 +327,7 @@ def _run_ray_batch(args: argparse.Namespace) -> int:
         detect=args.detect,
         suggestions=args.suggestions,
         units=args.units,
+        html=args.html,
     )
     run_ray_batch(job, args.input, args.output, address=args.ray_address, overwrite=args.overwrite)
     print(f"restore batch --ray: wrote {args.output}", file=sys.stderr)
@@ -307,7 +344,8 @@ def _detect_parser() -> argparse.ArgumentParser:
         "(expected share of spun words), the calibrated probability that it was spun at all, "
         "and with --json the probability of every word.",
     )
-    parser.add_argument("file", nargs="?", help="UTF-8 text file (default: stdin)")
+    parser.add_argument("file", nargs="?", help="UTF-8 text or HTML file (default: stdin)")
+    _add_markup_options(parser)
     parser.add_argument("--json", action="store_true", help="print every word's probability")
     parser.add_argument(
         "--threshold",
@@ -322,7 +360,8 @@ def _detect_parser() -> argparse.ArgumentParser:
 def _run_detect(args: argparse.Namespace) -> int:
     text = _read_document(args.file)
     if text.strip():
-        detection = _load_restorer(args).detect(text)
+        restorer = _load_restorer(args)
+        detection = (restorer.detect_html if _is_html(args) else restorer.detect)(text)
     else:  # no words to judge: the calibration's answer for none, without loading the model
         from restore.detection import build_detection, load_calibration
 

@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from restore.errors import InputError
+from restore.markup import PageText, place_next, read_pages
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +55,7 @@ class RayJob:
     detect: bool = False  # add spin_score and spun_probability columns
     suggestions: bool = False  # add a suggestions column (Restoration.suggestions)
     units: bool = False  # add a units column (Restoration.units: the guard's decisions)
+    html: bool = False  # read the field as HTML pages (Restorer.restore_html)
 
     def validate(self) -> None:
         if self.actors < 1 or self.threads < 1 or self.batch_size < 1 or self.rows_per_call < 1:
@@ -86,6 +89,7 @@ class RestoreActor:
             detect=self.job.detect,
             suggestions=self.job.suggestions,
             units=self.job.units,
+            html=self.job.html,
         )
 
 
@@ -97,11 +101,13 @@ def restore_table(
     detect: bool = False,
     suggestions: bool = False,
     units: bool = False,
+    html: bool = False,
 ):
     """A pyarrow Table with ``restored``, ``edits`` and ``error`` columns added (and, with
     ``detect``, ``spin_score`` and ``spun_probability`` from the same model pass; with
     ``suggestions``, the edits too unsure to make, as ``edits`` is; with ``units``, each
-    row's unit reports)."""
+    row's unit reports; with ``html``, each value is read as an HTML page, as
+    :meth:`Restorer.restore_html` reads it)."""
     import pyarrow as pa
 
     from restore.detection import build_detection
@@ -121,9 +127,16 @@ def restore_table(
     ]
     spin: list[float | None] = [None] * n
     spun: list[float | None] = [None] * n
-    for i, result in zip(valid, restorer.restore_detailed_iter(values[i] for i in valid)):
+    texts = (values[i] for i in valid)
+    pages: deque[tuple[str, PageText]] = deque()
+    for i, result in zip(
+        valid, restorer.restore_detailed_iter(read_pages(texts, pages) if html else texts)
+    ):
+        judged, text = result, values[i]
+        if html:  # spin is judged on the text read; the row gets page offsets
+            result, text = place_next(pages, result)
         if detect:
-            detection = build_detection(values[i], result.word_spin, restorer.calibration)
+            detection = build_detection(text, judged.word_spin, restorer.calibration)
             spin[i], spun[i] = detection.spin_score, detection.spun_probability
         restored[i] = result.text
         data = result.to_dict()

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,7 @@ from restore.guard import (
     UNREPRESENTABLE,
 )
 from restore.loading import resolve_model
+from restore.markup import PageText, extract, place_detection, place_next, read_pages
 from restore.memory import release_free_memory
 from restore.settings import GuardSettings, ModelSettings
 from restore.text import Unit, prepare_unit, segment
@@ -199,6 +201,16 @@ def _no_detection(target_format: str) -> DetectionUnavailable:
         f"a {target_format}-format model gives no word spin probabilities; detection needs a "
         "model whose format judges words"
     )
+
+
+def _has_surrogates(text: str) -> bool:
+    """Whether ``text`` holds lone surrogates (from bytes decoded with ``surrogateescape``), which
+    no tokenizer takes: such a unit passes through unchanged."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def check_model(
@@ -374,6 +386,26 @@ keep_numbers=True, keep_names=True, min_suggestion_confidence=0.3)
         for window in self.iter_windows(texts):
             yield from window
 
+    def restore_html(self, page: str) -> Restoration:
+        """Restore the text a reader sees on an HTML page and keep its markup
+        (:mod:`restore.markup`): the result's text is the page with the edited words replaced,
+        its edits, suggestions, units and words in page offsets. Scripts, styles, code and
+        attributes are left alone.
+
+        >>> page = '<p class="lead">Police <a href="/x">dammed</a> deuce men.</p>'
+        >>> Restorer.from_pretrained("default").restore_html(page).text
+        '<p class="lead">Police <a href="/x">arrested</a> two men.</p>'
+        """
+        return next(self.restore_html_iter([page]))
+
+    def restore_html_iter(self, pages: Iterable[str]) -> Iterator[Restoration]:
+        """:meth:`restore_html` over a stream of pages, in input order."""
+        if isinstance(pages, (str, bytes)):
+            raise TypeError("restore_html_iter takes an iterable of str, not one str")
+        read: deque[tuple[str, PageText]] = deque()
+        for result in self.restore_detailed_iter(read_pages(pages, read)):
+            yield place_next(read, result)[0]
+
     def iter_windows(
         self, texts: Iterable[str], *, max_documents: int | None = None
     ) -> Iterator[list[Restoration]]:
@@ -412,6 +444,11 @@ keep_numbers=True, keep_names=True, min_suggestion_confidence=0.3)
         """
         return self.detect_batch([text])[0]
 
+    def detect_html(self, page: str) -> Detection:
+        """:meth:`detect` of the text a reader sees on an HTML page, in page offsets."""
+        seen = extract(page)
+        return place_detection(seen, self.detect(seen.text))
+
     @property
     def detects(self) -> bool:
         """Whether this model judges words as spun or not (its format gives word spin)."""
@@ -446,7 +483,9 @@ keep_numbers=True, keep_names=True, min_suggestion_confidence=0.3)
         units = []
         for start, end in spans:
             unit = prepare_unit(text[start:end])
-            prepared = self.format.model_input(self.encoder, unit)
+            prepared = (
+                None if _has_surrogates(unit.text) else self.format.model_input(self.encoder, unit)
+            )
             if prepared is None:
                 report = UnitReport(start, end, SKIPPED, (UNREPRESENTABLE,))
                 units.append(_Planned(start, end, None, None, report=report))

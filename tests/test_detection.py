@@ -356,3 +356,29 @@ def test_evaluate_detection_on_hand_made_rows(tmp_path):
     assert (entry["words"]["tp"], entry["words"]["fp"], entry["words"]["fn"]) == (1, 0, 1)
     assert results["words"]["recall"] == 0.5
     assert plot_reliability(results, tmp_path / "r.png").stat().st_size > 1000
+
+
+def test_detect_on_a_page_judges_what_a_reader_sees(tmp_path, capsys, tiny_detect_model):
+    from restore import Restorer
+    from restore.cli import main
+
+    text = "The council will ballot on the plan to restitute the park."
+    page = (
+        '<html><head><script>var ballot = "restitute";</script></head><body><p class="ballot">'
+        'The council will <a href="/x">ballot</a> on the plan to restitute the park.</p></body>'
+    )
+    restorer = Restorer.from_pretrained(tiny_detect_model, threads=1)
+    on_page, plain = restorer.detect_html(page), restorer.detect(text)
+    # The same judgement as the text alone, with every word at its place on the page.
+    assert (on_page.spin_score, on_page.spun_probability) == (
+        plain.spin_score,
+        plain.spun_probability,
+    )
+    assert [(w.word, w.probability) for w in on_page.words] == [
+        (w.word, w.probability) for w in plain.words
+    ]
+    assert all(page[w.start : w.end] == w.word for w in on_page.words)
+    path = tmp_path / "page.htm"
+    path.write_text(page, encoding="utf-8")
+    assert main(["detect", str(path), "--model", str(tiny_detect_model), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == json.loads(json.dumps(on_page.to_dict()))

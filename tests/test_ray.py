@@ -135,3 +135,17 @@ def test_ray_jsonl_and_parquet_jobs_keep_order(local_ray, tmp_path, tiny_ct2_mod
         run_ray_batch(job, str(source), str(tmp_path / "out_jsonl"))
     with pytest.raises(InputError, match="not found"):
         run_ray_batch(job, str(tmp_path / "none.jsonl"), str(tmp_path / "x"))
+
+
+def test_restore_table_reads_pages_as_the_local_job_does(tiny_detect_model):
+    import pyarrow as pa
+
+    from restore import Restorer
+
+    restorer = Restorer.from_pretrained(tiny_detect_model, threads=1)
+    pages = ['<p title="ballot">They <b>ballot</b> on it.</p><style>ballot</style>', None, ""]
+    out = restore_table(restorer, pa.table({"html": pages}), "html", detect=True, html=True)
+    placed = restorer.restore_html(pages[0])
+    assert out.column("restored").to_pylist() == [placed.text, None, ""]
+    assert out.column("edits").to_pylist()[0] == placed.to_dict()["edits"]
+    assert out.column("spin_score").to_pylist()[0] == restorer.detect_html(pages[0]).spin_score

@@ -78,6 +78,14 @@ def test_text_the_tokenizer_cannot_round_trip_is_skipped(stub_restorer):
     assert [(u.status, u.reasons) for u in result.units] == [("skipped", ("unrepresentable",))]
 
 
+def test_lone_surrogates_pass_through_unchanged(stub_restorer):
+    # As Python decodes undecodable bytes with "surrogateescape": no tokenizer takes them.
+    text = "It ejects \udcff them.\n\nIt ejects them."
+    result = stub_restorer(swap, guard=NO_GUARD).restore_detailed(text)
+    assert result.text == "It ejects \udcff them.\n\nIt greets them."
+    assert result.units[0].reasons == ("unrepresentable",)
+
+
 @_suite
 @given(st.text(max_size=300))
 def test_property_identity_model_returns_any_input_unchanged(stub_restorer, text):

@@ -1,0 +1,240 @@
+"""Restore the text of an HTML page and keep its markup.
+
+A spun article usually arrives as a web page. Read as plain text, its tags, scripts and styles
+would be judged as words, and "restored" too. :func:`extract` keeps what a reader sees: the
+text of each block element (a paragraph, a heading, a list item, the title), entities decoded and
+whitespace collapsed as a browser shows them, leaving out scripts, styles, code and attributes,
+with the page offset of every character it keeps. :func:`place` maps a restoration of that text
+back onto the page: each edit replaces the page's own words, so the markup, and the text outside
+the edited words, come back byte for byte. An edit whose words a tag, comment or entity splits
+(``press <b>conference</b>``) is not made; its unit reports ``edit_across_markup``.
+
+>>> page = '<h1>Arrests</h1><p>Police <b>dammed</b> deuce&nbsp;men.</p><script>x = 1;</script>'
+>>> extract(page).text
+'Arrests\\n\\nPolice dammed deuce men.'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import re
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from restore.detection import Detection
+    from restore.restorer import Edit, Restoration
+
+# Phrasing elements: a sentence runs on through them. Every other tag ends a block (a unit
+# boundary), so no restoration reaches across a paragraph, cell, image or line break.
+INLINE_TAGS = frozenset(
+    "a abbr b bdi bdo big cite data del dfn em font i ins label mark nobr q s small span strike "
+    "strong sub sup time tt u wbr".split()
+)
+# Elements whose content is not prose to restore: program text, styles, markup languages and
+# form fields a reader types into.
+SKIPPED_TAGS = frozenset(
+    "script style noscript template code pre kbd samp var textarea svg math iframe object".split()
+)
+ACROSS_MARKUP = "edit_across_markup"
+_BLOCK_BREAK = "\n\n"
+_ENTITY_RE = re.compile(r"&(?:#[xX][0-9a-fA-F]+|#[0-9]+|[a-zA-Z][-.a-zA-Z0-9]*);?")
+_NO_RUN = -1
+
+
+@dataclass(frozen=True)
+class PageText:
+    """What a reader sees of a page: ``text`` (blocks separated by a blank line), and for each of
+    its characters the page offset it comes from (``sources``) and the stretch of page text
+    between two pieces of markup it belongs to (``runs``; -1 for block breaks and characters
+    decoded from entities, which no edit may touch)."""
+
+    text: str
+    sources: tuple[int, ...]
+    runs: tuple[int, ...]
+
+    def span(self, start: int, end: int) -> tuple[int, int] | None:
+        """The page span of ``text[start:end]`` if it lies within one stretch of page text (so
+        that replacing it leaves every tag in place), else None."""
+        if end <= start or self.runs[start] == _NO_RUN or self.runs[start] != self.runs[end - 1]:
+            return None
+        return self.sources[start], self.sources[end - 1] + 1
+
+    def cover(self, start: int, end: int) -> tuple[int, int]:
+        """The page span from ``text[start]`` to ``text[end - 1]``, markup included."""
+        if end <= start:
+            at = self.sources[start] if start < len(self.sources) else self._end()
+            return at, at
+        return self.sources[start], self.sources[end - 1] + 1
+
+    def _end(self) -> int:
+        return self.sources[-1] + 1 if self.sources else 0
+
+
+class _Reader(HTMLParser):
+    def __init__(self, page: str):
+        # Entities arrive on their own (not decoded into the text around them), so that every
+        # character of the text keeps its page offset.
+        super().__init__(convert_charrefs=False)
+        self.page = page
+        self.line_starts = [0] + [m.end() for m in re.finditer("\n", page)]
+        self.chars: list[str] = []
+        self.sources: list[int] = []
+        self.runs: list[int] = []
+        self.skipping = 0
+        self.run = 0
+        self.last_end = -1  # page offset just past the last text character read
+        self.space: tuple[int, int] | None = None  # a whitespace run waiting to be shown as " "
+        self.block_open = False
+        self.break_at: int | None = None
+
+    def _at(self) -> int:
+        line, column = self.getpos()
+        return self.line_starts[line - 1] + column
+
+    def handle_starttag(self, tag: str, attrs) -> None:
+        if tag in SKIPPED_TAGS:
+            self.skipping += 1
+        self._markup(tag)
+
+    def handle_startendtag(self, tag: str, attrs) -> None:
+        self._markup(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in SKIPPED_TAGS and self.skipping:
+            self.skipping -= 1
+        self._markup(tag)
+
+    def handle_data(self, data: str) -> None:
+        if self.skipping:
+            return
+        at = self._at()
+        if at != self.last_end:
+            self.run += 1
+        for i, char in enumerate(data):
+            self._add(char, at + i, self.run)
+        self.last_end = at + len(data)
+
+    def handle_entityref(self, name: str) -> None:
+        self._entity()
+
+    def handle_charref(self, name: str) -> None:
+        self._entity()
+
+    def _entity(self) -> None:
+        if self.skipping:
+            return
+        at = self._at()
+        match = _ENTITY_RE.match(self.page, at)
+        raw = match.group() if match else "&"
+        for char in html.unescape(raw):
+            self._add(char, at, _NO_RUN)
+        self.last_end = -1
+
+    def _markup(self, tag: str) -> None:
+        self.last_end = -1
+        if tag not in INLINE_TAGS and self.block_open:
+            self.space = None
+            self.block_open = False
+            self.break_at = self._at()
+
+    def _add(self, char: str, source: int, run: int) -> None:
+        if char.isspace():
+            if self.block_open and self.space is None:
+                self.space = (source, run)
+            return
+        if not self.block_open and self.chars:
+            self._emit(_BLOCK_BREAK, source if self.break_at is None else self.break_at, _NO_RUN)
+        if self.space is not None:
+            self._emit(" ", *self.space)
+            self.space = None
+        self._emit(char, source, run)
+        self.block_open = True
+
+    def _emit(self, chars: str, source: int, run: int) -> None:
+        for char in chars:
+            self.chars.append(char)
+            self.sources.append(source)
+            self.runs.append(run)
+
+
+def extract(page: str) -> PageText:
+    """The text a reader sees on ``page``, with the page offset of each character."""
+    reader = _Reader(page)
+    reader.feed(page)
+    reader.close()
+    return PageText("".join(reader.chars), tuple(reader.sources), tuple(reader.runs))
+
+
+def read_pages(pages: Iterable[str], read: deque[tuple[str, PageText]]) -> Iterator[str]:
+    """The text of each page, for a restorer to read; each page and what was read of it go onto
+    ``read`` as its text is handed on, so a caller that takes results in input order pops its
+    page from the left to :func:`place` the result."""
+    for page in pages:
+        if not isinstance(page, str):
+            raise TypeError(f"expected str, got {type(page).__name__}")
+        seen = extract(page)
+        read.append((page, seen))
+        yield seen.text
+
+
+def place_next(read: deque[tuple[str, PageText]], result: Restoration) -> tuple[Restoration, str]:
+    """:func:`place` ``result`` on the oldest page :func:`read_pages` put on ``read`` (taking it
+    off): the placed result, and the text that was read of the page."""
+    page, seen = read.popleft()
+    return place(page, seen, result), seen.text
+
+
+def place(page: str, seen: PageText, result: Restoration) -> Restoration:
+    """``result`` (a restoration of ``seen.text``) carried onto ``page``: its text is the page
+    with each edit's words replaced (HTML-escaped), and every offset is a page offset."""
+    edits, misplaced = _placed(page, seen, result.edits)
+    suggestions, _ = _placed(page, seen, result.suggestions)
+    units = []
+    for unit in result.units:
+        start, end = seen.cover(unit.start, unit.end)
+        reasons = unit.reasons
+        if any(unit.start <= e.start < unit.end for e in misplaced):
+            reasons = (*reasons, ACROSS_MARKUP)
+        units.append(dataclasses.replace(unit, start=start, end=end, reasons=reasons))
+    parts, pos = [], 0
+    for edit in edits:
+        parts += [page[pos : edit.start], html.escape(edit.restored, quote=False)]
+        pos = edit.end
+    parts.append(page[pos:])
+    return dataclasses.replace(
+        result,
+        text="".join(parts),
+        edits=tuple(edits),
+        units=tuple(units),
+        word_spin=tuple((*seen.cover(s, e), p) for s, e, p in result.word_spin),
+        suggestions=tuple(suggestions),
+    )
+
+
+def place_detection(seen: PageText, detection: Detection) -> Detection:
+    """``detection`` (of ``seen.text``) with each word's span a page span (a word that markup
+    splits, ``<b>wo</b>rd``, covers the markup too; its ``word`` is the word as read)."""
+    words = tuple(dataclasses.replace(w, **_cover(seen, w.start, w.end)) for w in detection.words)
+    return dataclasses.replace(detection, words=words)
+
+
+def _cover(seen: PageText, start: int, end: int) -> dict[str, int]:
+    page_start, page_end = seen.cover(start, end)
+    return {"start": page_start, "end": page_end}
+
+
+def _placed(page: str, seen: PageText, edits: Sequence[Edit]) -> tuple[list[Edit], list[Edit]]:
+    placed, misplaced = [], []
+    for edit in edits:
+        span = seen.span(edit.start, edit.end)
+        if span is None:
+            misplaced.append(edit)
+            continue
+        start, end = span
+        placed.append(dataclasses.replace(edit, start=start, end=end, spun=page[start:end]))
+    return placed, misplaced
