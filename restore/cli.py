@@ -72,12 +72,12 @@ def _restore_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="restore",
         description="Restore the original wording of spun text. Reads FILE (or stdin) as one "
-        "document and writes the restored document to stdout.",
+        "document and writes the restored document to stdout; a web page (*.html, or --html) "
+        "comes back with the text a reader sees restored and its markup as it was.",
         epilog=f"subcommands (restore COMMAND --help for each):\n{listing}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("file", nargs="?", help="UTF-8 text or HTML file (default: stdin)")
-    _add_markup_options(parser)
+    _add_document_options(parser)
     view = parser.add_mutually_exclusive_group()
     view.add_argument(
         "--json", action="store_true", help="print the text, edits, units and suggestions"
@@ -129,7 +129,8 @@ def _read_document(file: str | None) -> str:
     return _decode(data, name)
 
 
-def _add_markup_options(parser: argparse.ArgumentParser) -> None:
+def _add_document_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", nargs="?", help="UTF-8 text or HTML file (default: stdin)")
     markup = parser.add_mutually_exclusive_group()
     markup.add_argument(
         "--html",
@@ -344,8 +345,7 @@ def _detect_parser() -> argparse.ArgumentParser:
         "(expected share of spun words), the calibrated probability that it was spun at all, "
         "and with --json the probability of every word.",
     )
-    parser.add_argument("file", nargs="?", help="UTF-8 text or HTML file (default: stdin)")
-    _add_markup_options(parser)
+    _add_document_options(parser)
     parser.add_argument("--json", action="store_true", help="print every word's probability")
     parser.add_argument(
         "--threshold",

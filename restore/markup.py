@@ -164,6 +164,8 @@ class _Reader(HTMLParser):
 
 def extract(page: str) -> PageText:
     """The text a reader sees on ``page``, with the page offset of each character."""
+    if not isinstance(page, str):
+        raise TypeError(f"expected str, got {type(page).__name__}")
     reader = _Reader(page)
     reader.feed(page)
     reader.close()
@@ -175,8 +177,6 @@ def read_pages(pages: Iterable[str], read: deque[tuple[str, PageText]]) -> Itera
     ``read`` as its text is handed on, so a caller that takes results in input order pops its
     page from the left to :func:`place` the result."""
     for page in pages:
-        if not isinstance(page, str):
-            raise TypeError(f"expected str, got {type(page).__name__}")
         seen = extract(page)
         read.append((page, seen))
         yield seen.text

@@ -446,8 +446,15 @@ keep_numbers=True, keep_names=True, min_suggestion_confidence=0.3)
 
     def detect_html(self, page: str) -> Detection:
         """:meth:`detect` of the text a reader sees on an HTML page, in page offsets."""
-        seen = extract(page)
-        return place_detection(seen, self.detect(seen.text))
+        return self.detect_html_batch([page])[0]
+
+    def detect_html_batch(self, pages: Iterable[str]) -> list[Detection]:
+        """:meth:`detect_html` for many pages; one output per input, in input order."""
+        if isinstance(pages, (str, bytes)):
+            raise TypeError("detect_html_batch takes an iterable of str, not one str")
+        seen = [extract(page) for page in pages]
+        detections = self.detect_batch([s.text for s in seen])
+        return [place_detection(s, d) for s, d in zip(seen, detections)]
 
     @property
     def detects(self) -> bool:

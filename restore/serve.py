@@ -16,6 +16,9 @@ API (JSON, UTF-8):
   make (the same fields) and the spin score of each text;
 * ``POST /v1/detect``, same input: every word's spin probability, the spin score and the
   calibrated probability that the text was spun;
+* with ``"html": true`` either reads each text as an HTML page (``restore.markup``): the text
+  a reader sees is restored or judged, the markup comes back as it was, offsets are page
+  offsets;
 * ``GET /healthz``: ``{"status": "ok", "model": ...}``.
 
 Limits: a body over ``max_body_bytes`` gets 413 before it is read in full; more than
@@ -31,10 +34,13 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
+
+from restore.markup import place_next, read_pages
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +76,8 @@ class ServeSettings:
 
 
 def build_app(restorer, settings: ServeSettings | None = None, *, model_name: str = ""):
-    """The ASGI application serving ``restorer`` (any object with ``restore_detailed_iter`` and
-    ``detect_batch``, as :class:`restore.Restorer`)."""
+    """The ASGI application serving ``restorer`` (any object with ``restore_detailed_iter``,
+    ``detect_batch`` and ``detect_html_batch``, as :class:`restore.Restorer`)."""
     from fastapi import FastAPI, HTTPException, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse, Response
@@ -94,6 +100,11 @@ def build_app(restorer, settings: ServeSettings | None = None, *, model_name: st
         model_config = ConfigDict(extra="forbid", strict=True)
         text: str | None = Field(None, max_length=settings.max_chars)
         texts: list[str] | None = Field(None, max_length=settings.max_texts)
+        html: bool = Field(
+            False,
+            description="read each text as an HTML page: restore or judge the text a reader "
+            "sees, keep the markup; offsets are page offsets",
+        )
 
         @model_validator(mode="after")
         def _one_of(self):
@@ -173,25 +184,30 @@ def build_app(restorer, settings: ServeSettings | None = None, *, model_name: st
     async def _invalid(request: Request, exc: RequestValidationError):
         return JSONResponse(status_code=422, content={"detail": _messages(exc.errors())})
 
-    async def _call(fn, items: list[str]) -> list[Any]:
+    async def _call(fn, body: TextsIn) -> list[Any]:
         loop = asyncio.get_running_loop()
         try:
             return await asyncio.wait_for(
-                loop.run_in_executor(executor, fn, items), settings.timeout_s
+                loop.run_in_executor(executor, fn, body), settings.timeout_s
             )
         except asyncio.TimeoutError as err:
             raise HTTPException(
                 503, f"the model did not answer within {settings.timeout_s:g} s; try again"
             ) from err
 
-    def _restore(items: list[str]) -> list[dict[str, Any]]:
+    def _restore(body: TextsIn) -> list[dict[str, Any]]:
         from restore.detection import build_detection
 
+        items, pages = body.items(), deque()
+        texts = read_pages(items, pages) if body.html else items
         out = []
-        for text, result in zip(items, restorer.restore_detailed_iter(items)):
+        for text, result in zip(items, restorer.restore_detailed_iter(texts)):
+            judged = result
+            if body.html:  # spin is judged on the text read; the answer gets page offsets
+                result, text = place_next(pages, result)
             detection = None
             if detects:
-                spin = build_detection(text, result.word_spin, restorer.calibration)
+                spin = build_detection(text, judged.word_spin, restorer.calibration)
                 detection = spin.to_dict(words=False)
             data = result.to_dict()
             out.append(
@@ -204,20 +220,21 @@ def build_app(restorer, settings: ServeSettings | None = None, *, model_name: st
             )
         return out
 
-    def _detect(items: list[str]) -> list[dict[str, Any]]:
-        return [d.to_dict() for d in restorer.detect_batch(items)]
+    def _detect(body: TextsIn) -> list[dict[str, Any]]:
+        detect = restorer.detect_html_batch if body.html else restorer.detect_batch
+        return [d.to_dict() for d in detect(body.items())]
 
     @app.post("/v1/restore", response_model=RestoreResponse)
     async def restore_texts(body: TextsIn) -> dict[str, Any]:
         """Restore one text or a list: restored text, edits in input offsets, spin score."""
-        return {"results": await _call(_restore, body.items())}
+        return {"results": await _call(_restore, body)}
 
     @app.post("/v1/detect", response_model=DetectResponse)
     async def detect_texts(body: TextsIn) -> dict[str, Any]:
         """Each word's spin probability, the spin score and P(spun) for one text or a list."""
         if not detects:
             raise HTTPException(501, "this model gives no word spin probabilities")
-        return {"results": await _call(_detect, body.items())}
+        return {"results": await _call(_detect, body)}
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

@@ -67,6 +67,23 @@ def test_restore_and_detect_answer_as_the_library_does(server, restorer):
     assert [r["text"] for r in data["results"]] == restorer.restore_batch(texts)
 
 
+def test_pages_are_read_as_a_reader_sees_them(server, restorer):
+    pages = [
+        '<p title="ballot">The council will <b>ballot</b> on it.</p><script>ballot()</script>',
+        "",
+    ]
+    status, data, _ = request(server, "POST", "/v1/restore", {"texts": pages, "html": True})
+    assert status == 200
+    wanted = list(restorer.restore_html_iter(pages))
+    assert [r["text"] for r in data["results"]] == [w.text for w in wanted]
+    assert data["results"][0]["edits"] == json.loads(json.dumps(wanted[0].to_dict()["edits"]))
+    spin = restorer.detect_html(pages[0]).spin_score
+    assert data["results"][0]["detection"]["spin_score"] == pytest.approx(spin, rel=1e-5)
+    status, data, _ = request(server, "POST", "/v1/detect", {"text": pages[0], "html": True})
+    assert data["results"] == [json.loads(json.dumps(restorer.detect_html(pages[0]).to_dict()))]
+    assert request(server, "POST", "/v1/detect", {"text": "a", "html": "yes"})[0] == 422
+
+
 def test_health_docs_and_page(server):
     status, data, _ = request(server, "GET", "/healthz")
     assert status == 200 and data["status"] == "ok" and data["limits"]["max_texts"] == 4
