@@ -96,7 +96,7 @@ def _restore_parser() -> argparse.ArgumentParser:
 
 
 def _run_restore(args: argparse.Namespace) -> int:
-    text = _read_document(args.file)
+    text, page_encoding = _read_document(args)
     if text.strip():
         restorer = _load_restorer(args)
         result = (restorer.restore_html if _is_html(args) else restorer.restore_detailed)(text)
@@ -111,22 +111,42 @@ def _run_restore(args: argparse.Namespace) -> int:
         _write(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n")
     elif args.diff:
         _write(render_diff(text, result.edits, result.suggestions, color=_use_color(args.color)))
+    elif page_encoding is not None:  # a page goes back in the encoding it came in
+        from restore.markup import encode_page
+
+        _write_bytes(encode_page(result.text, page_encoding))
     else:
         _write(result.text)
     return EXIT_OK
 
 
-def _read_document(file: str | None) -> str:
+def _read_document(args: argparse.Namespace) -> tuple[str, str | None]:
+    """The document, and for a web page the encoding it was read with (None for text)."""
     from restore.errors import InputError
 
-    if file is None:
+    if args.file is None:
         data, name = sys.stdin.buffer.read(), "stdin"
     else:
-        path = Path(file)
+        path = Path(args.file)
         if not path.is_file():
             raise InputError(f"{path} not found" if not path.exists() else f"{path} is not a file")
         data, name = path.read_bytes(), str(path)
-    return _decode(data, name)
+    if not _is_html(args):
+        return _decode(data, name), None
+    from restore.markup import decode_page
+
+    try:
+        page, encoding = decode_page(data)
+    except LookupError as err:
+        raise InputError(f"{name} declares an encoding Python does not know ({err})") from err
+    except UnicodeDecodeError as err:
+        raise InputError(
+            f"{name} declares no encoding and is not valid UTF-8 (byte 0x{data[err.start]:02x} "
+            f"at offset {err.start})"
+        ) from err
+    if "\x00" in page:
+        raise InputError(f"{name} looks binary (NUL at character {page.index(chr(0))}), not a page")
+    return page, encoding
 
 
 def _add_document_options(parser: argparse.ArgumentParser) -> None:
@@ -201,11 +221,16 @@ def _use_color(choice: str) -> bool:
 
 
 def _write(text: str) -> None:
+    # A page's undefined bytes (lone surrogates) show as \\udcXX: in JSON, the same escape.
+    _write_bytes(text.encode("utf-8", "backslashreplace"))
+
+
+def _write_bytes(data: bytes) -> None:
     out = getattr(sys.stdout, "buffer", None)
     if out is None:
-        sys.stdout.write(text)
+        sys.stdout.write(data.decode("utf-8", "replace"))
     else:
-        out.write(text.encode("utf-8"))
+        out.write(data)
     sys.stdout.flush()
 
 
@@ -358,7 +383,7 @@ def _detect_parser() -> argparse.ArgumentParser:
 
 
 def _run_detect(args: argparse.Namespace) -> int:
-    text = _read_document(args.file)
+    text, _ = _read_document(args)
     if text.strip():
         restorer = _load_restorer(args)
         detection = (restorer.detect_html if _is_html(args) else restorer.detect)(text)

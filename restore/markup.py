@@ -2,12 +2,14 @@
 
 A spun article usually arrives as a web page. Read as plain text, its tags, scripts and styles
 would be judged as words, and "restored" too. :func:`extract` keeps what a reader sees: the
-text of each block element (a paragraph, a heading, a list item, the title), entities decoded and
-whitespace collapsed as a browser shows them, leaving out scripts, styles, code and attributes,
-with the page offset of every character it keeps. :func:`place` maps a restoration of that text
-back onto the page: each edit replaces the page's own words, so the markup, and the text outside
-the edited words, come back byte for byte. An edit whose words a tag, comment or entity splits
-(``press <b>conference</b>``) is not made; its unit reports ``edit_across_markup``.
+text of each block element (a paragraph, a heading, a list item, the title), entities decoded
+and whitespace collapsed as a browser shows them, leaving out scripts, styles, code,
+navigation, form controls and attributes, with the page offset of every character it keeps.
+:func:`place` maps a restoration of that text back onto the page: each edit replaces the page's
+own words, so the markup, and the text outside the edited words, come back byte for byte. An
+edit whose words a tag, comment or entity splits (``press <b>conference</b>``) is not made; its
+unit reports ``edit_across_markup``. :func:`decode_page` and :func:`encode_page` read and write
+a page's bytes in the encoding it declares.
 
 >>> page = '<h1>Arrests</h1><p>Police <b>dammed</b> deuce&nbsp;men.</p><script>x = 1;</script>'
 >>> extract(page).text
@@ -16,6 +18,7 @@ the edited words, come back byte for byte. An edit whose words a tag, comment or
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import html
 import re
@@ -35,15 +38,26 @@ INLINE_TAGS = frozenset(
     "a abbr b bdi bdo big cite data del dfn em font i ins label mark nobr q s small span strike "
     "strong sub sup time tt u wbr".split()
 )
-# Elements whose content is not prose to restore: program text, styles, markup languages and
-# form fields a reader types into.
+# Elements whose content is not prose to restore: program text, styles, markup languages,
+# navigation and the controls of forms.
 SKIPPED_TAGS = frozenset(
-    "script style noscript template code pre kbd samp var textarea svg math iframe object".split()
+    "script style noscript template code pre kbd samp var textarea svg math iframe object nav "
+    "button select".split()
 )
 ACROSS_MARKUP = "edit_across_markup"
 _BLOCK_BREAK = "\n\n"
 _ENTITY_RE = re.compile(r"&(?:#[xX][0-9a-fA-F]+|#[0-9]+|[a-zA-Z][-.a-zA-Z0-9]*);?")
 _NO_RUN = -1
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_CHARSET_RE = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
+_WINDOWS_1252_LABELS = frozenset(
+    "ascii us-ascii latin1 l1 iso-8859-1 iso8859-1 iso_8859-1 iso88591 cp819 ibm819 "
+    "windows-1252 cp1252 x-cp1252".split()
+)
 
 
 @dataclass(frozen=True)
@@ -160,6 +174,52 @@ class _Reader(HTMLParser):
             self.chars.append(char)
             self.sources.append(source)
             self.runs.append(run)
+
+
+def decode_page(data: bytes) -> tuple[str, str]:
+    """A page's text and the encoding it was read with, as a browser picks it: a byte order
+    mark, else a ``<meta charset>`` (or ``http-equiv``) declaration in the first 4 KB, else
+    UTF-8. Bytes the encoding leaves undefined come through as lone surrogates
+    (``surrogateescape``), which :func:`encode_page` writes back as they were; so a page read and
+    written again is byte-identical outside the edits. Raises ``LookupError`` for a declared
+    encoding Python does not know, ``UnicodeDecodeError`` for bytes that are not UTF-8 on a page
+    that declares nothing.
+
+    >>> decode_page('<meta charset="windows-1252"><p>caf\xe9</p>'.encode("cp1252"))
+    ('<meta charset="windows-1252"><p>café</p>', 'cp1252')
+    """
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data[len(bom) :].decode(encoding, "surrogateescape"), encoding
+    declared = _CHARSET_RE.search(data[:4096])
+    if declared is None:
+        return data.decode("utf-8"), "utf-8"
+    label = declared.group(1).decode("ascii").lower()
+    # As browsers do (the WHATWG Encoding Standard): these labels all mean windows-1252.
+    encoding = codecs.lookup("cp1252" if label in _WINDOWS_1252_LABELS else label).name
+    if encoding.startswith("utf-16"):  # a declaration in ASCII bytes cannot be UTF-16
+        encoding = "utf-8"
+    return data.decode(encoding, "surrogateescape"), encoding
+
+
+def encode_page(page: str, encoding: str) -> bytes:
+    """``page`` in the encoding :func:`decode_page` read it with; a restored word the encoding
+    cannot write becomes a character reference.
+
+    >>> encode_page("<p>naïve \\udc81</p>", "cp1252")
+    b'<p>na\\xefve \\x81</p>'
+    >>> encode_page("<p>naïve</p>", "ascii")
+    b'<p>na&#239;ve</p>'
+    """
+    out = bytearray()
+    # The undefined bytes a page was read with are runs of lone surrogates: each run goes back
+    # as its bytes, and the text between them as itself or as character references.
+    for part in re.split("([\\ud800-\\udfff]+)", page):
+        try:
+            out += part.encode(encoding, "surrogateescape")
+        except UnicodeEncodeError:
+            out += part.encode(encoding, "xmlcharrefreplace")
+    return bytes(out)
 
 
 def extract(page: str) -> PageText:

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from restore.cli import main
-from restore.markup import ACROSS_MARKUP, extract, place
+from restore.markup import ACROSS_MARKUP, decode_page, encode_page, extract, place
 from restore.restorer import Edit, Restoration, UnitReport
 from restore.settings import GuardSettings
 
@@ -206,3 +206,64 @@ def test_batch_rows_read_as_pages(tmp_path, tiny_detect_model):
 
     with pytest.raises(InputError, match="cannot resume: job"):
         run_batch(restorer, source, out, field="html", detect=True, progress=False, resume=True)
+
+
+@pytest.mark.parametrize(
+    "data, text, encoding",
+    [
+        (b"<p>caf\xc3\xa9</p>", "<p>café</p>", "utf-8"),
+        (b"\xef\xbb\xbf<p>caf\xc3\xa9</p>", "<p>café</p>", "utf-8"),
+        ("<p>café</p>".encode("utf-16"), "<p>café</p>", "utf-16-le"),
+        (
+            b'<META CHARSET="ISO-8859-1"><p>caf\xe9</p>',
+            '<META CHARSET="ISO-8859-1"><p>café</p>',
+            "cp1252",
+        ),
+        (
+            b'<meta http-equiv="Content-Type" content="text/html; charset=koi8-r"><p>\xf0</p>',
+            '<meta http-equiv="Content-Type" content="text/html; charset=koi8-r"><p>П</p>',
+            "koi8-r",
+        ),
+        (b"<meta charset=utf-16><p>x</p>", "<meta charset=utf-16><p>x</p>", "utf-8"),
+        # A byte windows-1252 leaves undefined comes through, and goes back, as it was.
+        (
+            b"<meta charset=windows-1252><p>\x81</p>",
+            "<meta charset=windows-1252><p>\udc81</p>",
+            "cp1252",
+        ),
+    ],
+)
+def test_pages_are_decoded_as_they_declare_and_encode_back_to_the_same_bytes(data, text, encoding):
+    assert decode_page(data) == (text, encoding)
+    written = encode_page(text, encoding)
+    bom = {"utf-16-le": "\ufeff".encode("utf-16-le")}.get(encoding, b"\xef\xbb\xbf")
+    assert written == (data[len(bom) :] if data.startswith(bom) else data)
+
+
+def test_undecodable_pages_raise():
+    with pytest.raises(LookupError):
+        decode_page(b'<meta charset="no-such-code"><p>x</p>')
+    with pytest.raises(UnicodeDecodeError):
+        decode_page(b"<p>caf\xe9</p>")
+
+
+def test_command_line_writes_a_page_back_in_its_own_encoding(
+    tmp_path, capsysbinary, tiny_model, tiny_restorer
+):
+    page = '<meta charset="windows-1252"><title>Zoë</title><p>The big dog ejects it \u2014 caf\xe9.</p>'
+    path = tmp_path / "page.html"
+    path.write_bytes(page.encode("cp1252") + b"<p>\x81</p>")
+    assert main([str(path), *_model_args(tiny_model)]) == 0
+    out = capsysbinary.readouterr().out
+    want = tiny_restorer.restore_html(page + "<p>\udc81</p>").text
+    assert out == encode_page(want, "cp1252")
+    assert out.endswith(b"<p>\x81</p>")
+    assert main([str(path), "--json", *_model_args(tiny_model)]) == 0
+    assert json.loads(capsysbinary.readouterr().out)["text"] == want
+    bad = tmp_path / "bad.html"
+    bad.write_bytes(b'<meta charset="no-such-code"><p>x</p>')
+    assert main([str(bad), *_model_args(tiny_model)]) == 2
+    assert b"no-such-code" in capsysbinary.readouterr().err
+    bad.write_bytes(b"<p>caf\xe9</p>")
+    assert main([str(bad), *_model_args(tiny_model)]) == 2
+    assert b"declares no encoding" in capsysbinary.readouterr().err
