@@ -99,7 +99,8 @@ def _run_restore(args: argparse.Namespace) -> int:
     text, page_encoding = _read_document(args)
     if text.strip():
         restorer = _load_restorer(args)
-        result = (restorer.restore_html if _is_html(args) else restorer.restore_detailed)(text)
+        is_page = page_encoding is not None
+        result = (restorer.restore_html if is_page else restorer.restore_detailed)(text)
     else:
         # Nothing for a model to change (the Restorer passes blank text through without a
         # model call): answered without loading one, after the same checks of the options.
@@ -123,20 +124,28 @@ def _run_restore(args: argparse.Namespace) -> int:
 def _read_document(args: argparse.Namespace) -> tuple[str, str | None]:
     """The document, and for a web page the encoding it was read with (None for text)."""
     from restore.errors import InputError
+    from restore.fetch import fetch, is_url
 
+    charset, looks_like_page = None, False
     if args.file is None:
         data, name = sys.stdin.buffer.read(), "stdin"
+    elif is_url(args.file):
+        fetched = fetch(args.file)
+        data, name, charset = fetched.data, args.file, fetched.charset
+        looks_like_page = fetched.is_page
     else:
         path = Path(args.file)
         if not path.is_file():
             raise InputError(f"{path} not found" if not path.exists() else f"{path} is not a file")
         data, name = path.read_bytes(), str(path)
-    if not _is_html(args):
-        return _decode(data, name), None
+        looks_like_page = path.suffix.lower() in HTML_SUFFIXES
+    as_page = args.markup == "html" or (args.markup is None and looks_like_page)
+    if not as_page:
+        return _decode(data, name, charset), None
     from restore.markup import decode_page
 
     try:
-        page, encoding = decode_page(data)
+        page, encoding = decode_page(data, charset)
     except LookupError as err:
         raise InputError(f"{name} declares an encoding Python does not know ({err})") from err
     except UnicodeDecodeError as err:
@@ -150,7 +159,11 @@ def _read_document(args: argparse.Namespace) -> tuple[str, str | None]:
 
 
 def _add_document_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", nargs="?", help="UTF-8 text or HTML file (default: stdin)")
+    parser.add_argument(
+        "file",
+        nargs="?",
+        help="UTF-8 text or HTML file, or an http(s):// address (default: stdin)",
+    )
     markup = parser.add_mutually_exclusive_group()
     markup.add_argument(
         "--html",
@@ -158,7 +171,7 @@ def _add_document_options(parser: argparse.ArgumentParser) -> None:
         action="store_const",
         const="html",
         help="read the input as an HTML page: restore the text a reader sees, keep the markup "
-        "(the default for files named *.html, *.htm, *.xhtml)",
+        "(the default for files named *.html, *.htm, *.xhtml and addresses that serve HTML)",
     )
     markup.add_argument(
         "--text",
@@ -167,12 +180,6 @@ def _add_document_options(parser: argparse.ArgumentParser) -> None:
         const="text",
         help="read the input as plain text, whatever its name",
     )
-
-
-def _is_html(args: argparse.Namespace) -> bool:
-    if args.markup is not None:
-        return args.markup == "html"
-    return args.file is not None and Path(args.file).suffix.lower() in HTML_SUFFIXES
 
 
 def render_diff(text: str, edits, suggestions=(), *, color: bool) -> str:
@@ -201,16 +208,21 @@ def render_diff(text: str, edits, suggestions=(), *, color: bool) -> str:
     return "".join(parts)
 
 
-def _decode(data: bytes, name: str) -> str:
+def _decode(data: bytes, name: str, charset: str | None = None) -> str:
+    """Text in UTF-8 (a BOM allowed), or in the ``charset`` a server named for it."""
     from restore.errors import InputError
 
     if b"\x00" in data:
         raise InputError(f"{name} looks binary (NUL byte at offset {data.index(0)}), not text")
+    encoding = charset or "utf-8-sig"
     try:
-        return data.decode("utf-8-sig")
+        return data.decode(encoding)
+    except LookupError as err:
+        raise InputError(f"{name} is sent in an encoding Python does not know ({err})") from err
     except UnicodeDecodeError as err:
         raise InputError(
-            f"{name} is not valid UTF-8 (byte 0x{data[err.start]:02x} at offset {err.start})"
+            f"{name} is not valid {charset or 'UTF-8'} (byte 0x{data[err.start]:02x} at offset "
+            f"{err.start})"
         ) from err
 
 
@@ -383,10 +395,11 @@ def _detect_parser() -> argparse.ArgumentParser:
 
 
 def _run_detect(args: argparse.Namespace) -> int:
-    text, _ = _read_document(args)
+    text, page_encoding = _read_document(args)
     if text.strip():
         restorer = _load_restorer(args)
-        detection = (restorer.detect_html if _is_html(args) else restorer.detect)(text)
+        detect = restorer.detect if page_encoding is None else restorer.detect_html
+        detection = detect(text)
     else:  # no words to judge: the calibration's answer for none, without loading the model
         from restore.detection import build_detection, load_calibration
 

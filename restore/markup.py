@@ -176,14 +176,14 @@ class _Reader(HTMLParser):
             self.runs.append(run)
 
 
-def decode_page(data: bytes) -> tuple[str, str]:
+def decode_page(data: bytes, charset: str | None = None) -> tuple[str, str]:
     """A page's text and the encoding it was read with, as a browser picks it: a byte order
-    mark, else a ``<meta charset>`` (or ``http-equiv``) declaration in the first 4 KB, else
-    UTF-8. Bytes the encoding leaves undefined come through as lone surrogates
-    (``surrogateescape``), which :func:`encode_page` writes back as they were; so a page read and
-    written again is byte-identical outside the edits. Raises ``LookupError`` for a declared
-    encoding Python does not know, ``UnicodeDecodeError`` for bytes that are not UTF-8 on a page
-    that declares nothing.
+    mark, else the ``charset`` its server sent, else a ``<meta charset>`` (or ``http-equiv``)
+    declaration in the first 4 KB, else UTF-8. Bytes the encoding leaves undefined come through
+    as lone surrogates (``surrogateescape``), which :func:`encode_page` writes back as they
+    were; so a page read and written again is byte-identical outside the edits. Raises
+    ``LookupError`` for a declared encoding Python does not know, ``UnicodeDecodeError`` for
+    bytes that are not UTF-8 on a page that declares nothing.
 
     >>> decode_page('<meta charset="windows-1252"><p>caf\xe9</p>'.encode("cp1252"))
     ('<meta charset="windows-1252"><p>café</p>', 'cp1252')
@@ -191,10 +191,12 @@ def decode_page(data: bytes) -> tuple[str, str]:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             return data[len(bom) :].decode(encoding, "surrogateescape"), encoding
-    declared = _CHARSET_RE.search(data[:4096])
-    if declared is None:
-        return data.decode("utf-8"), "utf-8"
-    label = declared.group(1).decode("ascii").lower()
+    if charset is None:
+        declared = _CHARSET_RE.search(data[:4096])
+        if declared is None:
+            return data.decode("utf-8"), "utf-8"
+        charset = declared.group(1).decode("ascii")
+    label = charset.strip().lower()
     # As browsers do (the WHATWG Encoding Standard): these labels all mean windows-1252.
     encoding = codecs.lookup("cp1252" if label in _WINDOWS_1252_LABELS else label).name
     if encoding.startswith("utf-16"):  # a declaration in ASCII bytes cannot be UTF-16
