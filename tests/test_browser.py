@@ -255,6 +255,41 @@ def test_opening_a_file_fills_the_text(page, tmp_path):
     assert driver.find_element(By.ID, "status").text == "Opened spun.txt."
 
 
+def test_a_page_opened_from_a_file_keeps_its_markup(page, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    server, driver = page
+    html = (
+        '<p class="lead">The minister enumerated <a href="/x">newspapermen</a> that the rumbles '
+        "would continue.</p><script>enumerated()</script>"
+    )
+    path = tmp_path / "spun.html"
+    path.write_text(html, encoding="utf-8")
+    driver.find_element(By.ID, "file").send_keys(str(path))
+    WebDriverWait(driver, 10).until(
+        lambda d: d.find_element(By.ID, "input").get_attribute("value") == html
+    )
+    assert driver.find_element(By.ID, "html").is_selected()
+    assert driver.find_element(By.ID, "status").text == "Opened spun.html as an HTML page."
+    driver.find_element(By.ID, "restore").click()
+    WebDriverWait(driver, 30).until(
+        lambda d: d.find_element(By.ID, "status").text.startswith(("Done", "Could not"))
+    )
+    request = urllib.request.Request(
+        server.url + "/v1/restore",
+        data=json.dumps({"text": html, "html": True}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        want = json.loads(response.read())["results"][0]
+    assert shown_text(driver) == want["text"]
+    assert "<script>enumerated()</script>" in want["text"]  # the script is not read
+    marks = driver.find_elements(By.CSS_SELECTOR, "#output mark.edit")
+    assert [m.get_attribute("data-spun") for m in marks] == [e["spun"] for e in want["edits"]]
+    assert [e["spun"] for e in want["edits"]] == ["enumerated", "newspapermen", "rumbles"]
+
+
 def test_api_docs_page_lists_the_endpoints(page):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait

@@ -6,6 +6,7 @@
   const $ = (id) => document.getElementById(id);
   const input = $("input");
   const output = $("output");
+  const pageBox = $("html");
   const status = $("status");
   const tooltip = $("tooltip");
   let restored = "";
@@ -145,7 +146,7 @@
       const response = await fetch("/v1/restore", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ text: text }),
+        body: JSON.stringify({ text: text, html: pageBox.checked }),
       });
       const data = await response.json();
       if (!response.ok) {
@@ -225,7 +226,8 @@
     const file = e.target.files[0];
     if (!file) return;
     input.value = await file.text();
-    setStatus(`Opened ${file.name}.`);
+    pageBox.checked = /\.x?html?$/i.test(file.name) || file.type === "text/html";
+    setStatus(`Opened ${file.name}${pageBox.checked ? " as an HTML page" : ""}.`);
   });
 
   $("diff").addEventListener("change", (e) => {
@@ -247,10 +249,11 @@
   });
 
   $("download").addEventListener("click", () => {
-    const blob = new Blob([restored], { type: "text/plain;charset=utf-8" });
+    const kind = pageBox.checked ? "text/html" : "text/plain";
+    const blob = new Blob([restored], { type: `${kind};charset=utf-8` });
     const link = document.createElement("a");
     link.href = URL.createObjectURL(blob);
-    link.download = "restored.txt";
+    link.download = pageBox.checked ? "restored.html" : "restored.txt";
     document.body.append(link);
     link.click();
     link.remove();
