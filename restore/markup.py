@@ -22,6 +22,7 @@ import codecs
 import dataclasses
 import html
 import re
+from array import array
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ ACROSS_MARKUP = "edit_across_markup"
 _BLOCK_BREAK = "\n\n"
 _ENTITY_RE = re.compile(r"&(?:#[xX][0-9a-fA-F]+|#[0-9]+|[a-zA-Z][-.a-zA-Z0-9]*);?")
 _NO_RUN = -1
+_PIECE_RE = re.compile(r"\s+|\S+")
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8"),
     (codecs.BOM_UTF16_LE, "utf-16-le"),
@@ -68,8 +70,8 @@ class PageText:
     decoded from entities, which no edit may touch)."""
 
     text: str
-    sources: tuple[int, ...]
-    runs: tuple[int, ...]
+    sources: Sequence[int]
+    runs: Sequence[int]
 
     def span(self, start: int, end: int) -> tuple[int, int] | None:
         """The page span of ``text[start:end]`` if it lies within one stretch of page text (so
@@ -97,14 +99,14 @@ class _Reader(HTMLParser):
         self.page = page
         self.line_starts = [0] + [m.end() for m in re.finditer("\n", page)]
         self.chars: list[str] = []
-        self.sources: list[int] = []
-        self.runs: list[int] = []
+        self.sources = array("q")
+        self.runs = array("q")
         self.skipping = 0
         self.run = 0
         self.last_end = -1  # page offset just past the last text character read
         self.space: tuple[int, int] | None = None  # a whitespace run waiting to be shown as " "
         self.block_open = False
-        self.break_at: int | None = None
+        self.break_at = 0  # page offset of the markup that ended the last block
 
     def _at(self) -> int:
         line, column = self.getpos()
@@ -129,8 +131,7 @@ class _Reader(HTMLParser):
         at = self._at()
         if at != self.last_end:
             self.run += 1
-        for i, char in enumerate(data):
-            self._add(char, at + i, self.run)
+        self._add(data, at, self.run, each=True)
         self.last_end = at + len(data)
 
     def handle_entityref(self, name: str) -> None:
@@ -144,9 +145,7 @@ class _Reader(HTMLParser):
             return
         at = self._at()
         match = _ENTITY_RE.match(self.page, at)
-        raw = match.group() if match else "&"
-        for char in html.unescape(raw):
-            self._add(char, at, _NO_RUN)
+        self._add(html.unescape(match.group() if match else "&"), at, _NO_RUN, each=False)
         self.last_end = -1
 
     def _markup(self, tag: str) -> None:
@@ -156,24 +155,28 @@ class _Reader(HTMLParser):
             self.block_open = False
             self.break_at = self._at()
 
-    def _add(self, char: str, source: int, run: int) -> None:
-        if char.isspace():
-            if self.block_open and self.space is None:
-                self.space = (source, run)
-            return
-        if not self.block_open and self.chars:
-            self._emit(_BLOCK_BREAK, source if self.break_at is None else self.break_at, _NO_RUN)
-        if self.space is not None:
-            self._emit(" ", *self.space)
-            self.space = None
-        self._emit(char, source, run)
-        self.block_open = True
+    def _add(self, text: str, at: int, run: int, *, each: bool) -> None:
+        """Read ``text``, found at page offset ``at`` (``each``: one page character per
+        character; else all of it decoded from the entity at ``at``)."""
+        for piece in _PIECE_RE.finditer(text):
+            source = at + piece.start() if each else at
+            if piece.group().isspace():
+                if self.block_open and self.space is None:
+                    self.space = (source, run)
+                continue
+            if not self.block_open and self.chars:
+                self._emit(_BLOCK_BREAK, self.break_at, _NO_RUN, each=False)
+            if self.space is not None:
+                self._emit(" ", *self.space, each=False)
+                self.space = None
+            self._emit(piece.group(), source, run, each=each)
+            self.block_open = True
 
-    def _emit(self, chars: str, source: int, run: int) -> None:
-        for char in chars:
-            self.chars.append(char)
-            self.sources.append(source)
-            self.runs.append(run)
+    def _emit(self, chars: str, source: int, run: int, *, each: bool) -> None:
+        self.chars.append(chars)
+        n = len(chars)
+        self.sources.extend(range(source, source + n) if each else (source,) * n)
+        self.runs.extend((run,) * n)
 
 
 def decode_page(data: bytes, charset: str | None = None) -> tuple[str, str]:
@@ -231,7 +234,7 @@ def extract(page: str) -> PageText:
     reader = _Reader(page)
     reader.feed(page)
     reader.close()
-    return PageText("".join(reader.chars), tuple(reader.sources), tuple(reader.runs))
+    return PageText("".join(reader.chars), reader.sources, reader.runs)
 
 
 def read_pages(pages: Iterable[str], read: deque[tuple[str, PageText]]) -> Iterator[str]:
