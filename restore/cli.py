@@ -140,22 +140,7 @@ def _read_document(args: argparse.Namespace) -> tuple[str, str | None]:
         data, name = path.read_bytes(), str(path)
         looks_like_page = path.suffix.lower() in HTML_SUFFIXES
     as_page = args.markup == "html" or (args.markup is None and looks_like_page)
-    if not as_page:
-        return _decode(data, name, charset), None
-    from restore.markup import decode_page
-
-    try:
-        page, encoding = decode_page(data, charset)
-    except LookupError as err:
-        raise InputError(f"{name} declares an encoding Python does not know ({err})") from err
-    except UnicodeDecodeError as err:
-        raise InputError(
-            f"{name} declares no encoding and is not valid UTF-8 (byte 0x{data[err.start]:02x} "
-            f"at offset {err.start})"
-        ) from err
-    if "\x00" in page:
-        raise InputError(f"{name} looks binary (NUL at character {page.index(chr(0))}), not a page")
-    return page, encoding
+    return _decode(data, name, charset, as_page=as_page)
 
 
 def _add_document_options(parser: argparse.ArgumentParser) -> None:
@@ -208,22 +193,32 @@ def render_diff(text: str, edits, suggestions=(), *, color: bool) -> str:
     return "".join(parts)
 
 
-def _decode(data: bytes, name: str, charset: str | None = None) -> str:
-    """Text in UTF-8 (a BOM allowed), or in the ``charset`` a server named for it."""
+def _decode(
+    data: bytes, name: str, charset: str | None, *, as_page: bool
+) -> tuple[str, str | None]:
+    """Text in UTF-8 (a BOM allowed) or in the ``charset`` a server named for it; or a page, as
+    :func:`restore.markup.decode_page` reads it, with the encoding it was read in."""
     from restore.errors import InputError
+    from restore.markup import decode_page
 
-    if b"\x00" in data:
+    # A page may be UTF-16 (NUL bytes in plenty): it is judged by its characters instead.
+    if not as_page and b"\x00" in data:
         raise InputError(f"{name} looks binary (NUL byte at offset {data.index(0)}), not text")
-    encoding = charset or "utf-8-sig"
     try:
-        return data.decode(encoding)
+        if as_page:
+            text, encoding = decode_page(data, charset)
+        else:
+            text, encoding = data.decode(charset or "utf-8-sig"), None
     except LookupError as err:
-        raise InputError(f"{name} is sent in an encoding Python does not know ({err})") from err
+        raise InputError(f"{name} is in an encoding Python does not know ({err})") from err
     except UnicodeDecodeError as err:
+        what = charset or ("UTF-8 and declares no encoding" if as_page else "UTF-8")
         raise InputError(
-            f"{name} is not valid {charset or 'UTF-8'} (byte 0x{data[err.start]:02x} at offset "
-            f"{err.start})"
+            f"{name} is not valid {what} (byte 0x{data[err.start]:02x} at offset {err.start})"
         ) from err
+    if "\x00" in text:
+        raise InputError(f"{name} looks binary (NUL at character {text.index(chr(0))}), not text")
+    return text, encoding
 
 
 def _use_color(choice: str) -> bool:

@@ -50,6 +50,7 @@ _BLOCK_BREAK = "\n\n"
 _ENTITY_RE = re.compile(r"&(?:#[xX][0-9a-fA-F]+|#[0-9]+|[a-zA-Z][-.a-zA-Z0-9]*);?")
 _NO_RUN = -1
 _PIECE_RE = re.compile(r"\s+|\S+")
+_BOM = "\ufeff"
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8"),
     (codecs.BOM_UTF16_LE, "utf-16-le"),
@@ -129,6 +130,8 @@ class _Reader(HTMLParser):
         if self.skipping:
             return
         at = self._at()
+        if at == 0 and data.startswith(_BOM):  # a byte order mark is not text
+            data, at = data[1:], 1
         if at != self.last_end:
             self.run += 1
         self._add(data, at, self.run, each=True)
@@ -192,8 +195,8 @@ def decode_page(data: bytes, charset: str | None = None) -> tuple[str, str]:
     ('<meta charset="windows-1252"><p>café</p>', 'cp1252')
     """
     for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            return data[len(bom) :].decode(encoding, "surrogateescape"), encoding
+        if data.startswith(bom):  # kept as U+FEFF, so that the page is written back with it
+            return data.decode(encoding, "surrogateescape"), encoding
     if charset is None:
         declared = _CHARSET_RE.search(data[:4096])
         if declared is None:

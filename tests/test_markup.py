@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 
@@ -212,8 +213,8 @@ def test_batch_rows_read_as_pages(tmp_path, tiny_detect_model):
     "data, text, encoding",
     [
         (b"<p>caf\xc3\xa9</p>", "<p>café</p>", "utf-8"),
-        (b"\xef\xbb\xbf<p>caf\xc3\xa9</p>", "<p>café</p>", "utf-8"),
-        ("<p>café</p>".encode("utf-16"), "<p>café</p>", "utf-16-le"),
+        (b"\xef\xbb\xbf<p>caf\xc3\xa9</p>", "\ufeff<p>café</p>", "utf-8"),
+        ("\ufeff<p>café</p>".encode("utf-16-be"), "\ufeff<p>café</p>", "utf-16-be"),
         (
             b'<META CHARSET="ISO-8859-1"><p>caf\xe9</p>',
             '<META CHARSET="ISO-8859-1"><p>café</p>',
@@ -235,9 +236,8 @@ def test_batch_rows_read_as_pages(tmp_path, tiny_detect_model):
 )
 def test_pages_are_decoded_as_they_declare_and_encode_back_to_the_same_bytes(data, text, encoding):
     assert decode_page(data) == (text, encoding)
-    written = encode_page(text, encoding)
-    bom = {"utf-16-le": "\ufeff".encode("utf-16-le")}.get(encoding, b"\xef\xbb\xbf")
-    assert written == (data[len(bom) :] if data.startswith(bom) else data)
+    assert encode_page(text, encoding) == data
+    assert extract(text).text == extract(text.lstrip("\ufeff")).text
 
 
 def test_undecodable_pages_raise():
@@ -260,6 +260,12 @@ def test_command_line_writes_a_page_back_in_its_own_encoding(
     assert out.endswith(b"<p>\x81</p>")
     assert main([str(path), "--json", *_model_args(tiny_model)]) == 0
     assert json.loads(capsysbinary.readouterr().out)["text"] == want
+    wide = tmp_path / "wide.html"  # UTF-16: NUL bytes, but no NUL character
+    wide.write_text(page, encoding="utf-16")
+    assert main([str(wide), *_model_args(tiny_model)]) == 0
+    written = capsysbinary.readouterr().out
+    assert written == encode_page(tiny_restorer.restore_html("\ufeff" + page).text, "utf-16-le")
+    assert written.startswith(codecs.BOM_UTF16_LE)
     bad = tmp_path / "bad.html"
     bad.write_bytes(b'<meta charset="no-such-code"><p>x</p>')
     assert main([str(bad), *_model_args(tiny_model)]) == 2
