@@ -82,14 +82,14 @@ class PageText:
         return self.sources[start], self.sources[end - 1] + 1
 
     def cover(self, start: int, end: int) -> tuple[int, int]:
-        """The page span from ``text[start]`` to ``text[end - 1]``, markup included."""
-        if end <= start:
-            at = self.sources[start] if start < len(self.sources) else self._end()
-            return at, at
-        return self.sources[start], self.sources[end - 1] + 1
-
-    def _end(self) -> int:
-        return self.sources[-1] + 1 if self.sources else 0
+        """The page span from ``text[start]`` to ``text[end - 1]``, markup included (an empty
+        span: where ``text[start]`` is, or just past the last character read)."""
+        if end > start:
+            return self.sources[start], self.sources[end - 1] + 1
+        if start < len(self.sources):
+            return self.sources[start], self.sources[start]
+        at = self.sources[-1] + 1 if self.sources else 0
+        return at, at
 
 
 class _Reader(HTMLParser):
@@ -287,13 +287,11 @@ def place(page: str, seen: PageText, result: Restoration) -> Restoration:
 def place_detection(seen: PageText, detection: Detection) -> Detection:
     """``detection`` (of ``seen.text``) with each word's span a page span (a word that markup
     splits, ``<b>wo</b>rd``, covers the markup too; its ``word`` is the word as read)."""
-    words = tuple(dataclasses.replace(w, **_cover(seen, w.start, w.end)) for w in detection.words)
-    return dataclasses.replace(detection, words=words)
-
-
-def _cover(seen: PageText, start: int, end: int) -> dict[str, int]:
-    page_start, page_end = seen.cover(start, end)
-    return {"start": page_start, "end": page_end}
+    words = []
+    for word in detection.words:
+        start, end = seen.cover(word.start, word.end)
+        words.append(dataclasses.replace(word, start=start, end=end))
+    return dataclasses.replace(detection, words=tuple(words))
 
 
 def _placed(page: str, seen: PageText, edits: Sequence[Edit]) -> tuple[list[Edit], list[Edit]]:

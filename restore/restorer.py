@@ -389,8 +389,8 @@ keep_numbers=True, keep_names=True, min_suggestion_confidence=0.3)
     def restore_html(self, page: str) -> Restoration:
         """Restore the text a reader sees on an HTML page and keep its markup
         (:mod:`restore.markup`): the result's text is the page with the edited words replaced,
-        its edits, suggestions, units and words in page offsets. Scripts, styles, code and
-        attributes are left alone.
+        its edits, suggestions, units and words in page offsets. Scripts, styles, code,
+        navigation, form controls and attributes are not read.
 
         >>> page = '<p class="lead">Police <a href="/x">dammed</a> deuce men.</p>'
         >>> Restorer.from_pretrained("default").restore_html(page).text
