@@ -7,7 +7,9 @@ Restores valid paragraphs spun at each ``--rate`` (optionally with ``--relations
 ``scripts/evaluate.py``), and the same paragraphs unspun, once per threshold; prints each
 threshold's scores, all rates pooled, and picks the best F0.5 within ``--max-false-changes``;
 ``--write`` stores it (and a tagger's learned rules, fitted on the next ``--fit-paragraphs``
-valid paragraphs; ``--choice-rule`` also tries a learned choice rule) in ``restore.json``. The
+valid paragraphs, and with ``--fit-documents`` on whole valid documents too, none of them a
+document of the scored paragraphs; ``--choice-rule`` also tries a learned choice rule) in
+``restore.json``. The
 work is :mod:`training.calibrate`'s. Never use the test split here.
 """
 
@@ -36,6 +38,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--fit-paragraphs", type=int, default=1000, help="tagger: paragraphs to fit the rule on"
     )
+    parser.add_argument(
+        "--fit-documents",
+        type=int,
+        default=0,
+        help="tagger: also fit the rule on whole documents of about this many paragraphs in "
+        "all, each restored as one text (its document features then span articles)",
+    )
     parser.add_argument("--max-false-changes", type=float, default=0.3, help="per 100 tokens")
     parser.add_argument(
         "--choice-rule", action="store_true", help="tagger: also try a learned choice rule"
@@ -51,6 +60,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     rows = spin_rows(paragraphs[: args.max_paragraphs], args.rate, args.seed, args.relations)
     fit_rows = spin_rows(paragraphs[args.max_paragraphs :], args.rate, args.seed, args.relations)
+    if fit and args.fit_documents:
+        held = {evaluation.document_of(p.id) for p in paragraphs[: args.max_paragraphs]}
+        documents = evaluation.select_documents(
+            args.corpus, "valid", max_paragraphs=args.fit_documents, exclude=held
+        )
+        fit_rows += evaluation.join_documents(
+            spin_rows(documents, args.rate, args.seed, args.relations)
+        )
     result = calibrate(restorer, rows, fit_rows if fit else (), choice_rule=args.choice_rule)
     best = result.best(args.max_false_changes)
     print("chosen:", json.dumps(best))

@@ -16,6 +16,13 @@ Spin held-out corpus paragraphs here, at one rate or several, and write a report
         --seed 0 --max-paragraphs 1000 --baseline identity inverse inverse-lm \\
         --lm runs/ngram --report runs/eval/baselines
 
+Whole articles, as a user restores them: ``--documents`` samples whole documents (about
+``--max-paragraphs`` paragraphs in all) and ``--whole`` restores each as one text rather than
+paragraph by paragraph (the same spun paragraphs either way, so the two runs compare):
+
+    python scripts/evaluate.py --corpus ../shared/corpus --split test --rate 0.1 0.3 0.5 \\
+        --seed 0 --max-paragraphs 1000 --model restore/models/default --documents [--whole]
+
 Detection (is each paragraph, and each word, spun?) with a model, on the same paragraphs spun
 at each rate and unspun: paragraph AUROC per rate, word precision / recall / F1, and a
 reliability plot (``--report``: ``detection.json`` and ``reliability.png``):
@@ -57,6 +64,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     data.add_argument("--seed", type=int, default=0, help="spin seed (default %(default)s)")
     data.add_argument("--max-paragraphs", type=int, default=0, help="paragraphs to sample (0: all)")
+    data.add_argument(
+        "--documents",
+        action="store_true",
+        help="sample whole documents (2+ paragraphs; about --max-paragraphs in all)",
+    )
+    data.add_argument(
+        "--whole",
+        action="store_true",
+        help="with --documents: restore each document as one text, not paragraph by paragraph",
+    )
     data.add_argument(
         "--min-words", type=int, default=5, help="skip shorter paragraphs (default 5)"
     )
@@ -134,6 +151,10 @@ def _check_arguments(args: argparse.Namespace) -> str | None:
         return "--detect needs --corpus and --model (and no --baseline)"
     if any(not 0.0 <= r <= 1.0 for r in args.rate):
         return "--rate values must lie in [0, 1]"
+    if (args.documents or args.whole) and not args.corpus or args.detect and args.documents:
+        return "--documents goes with --corpus (not --detect); --whole with --documents"
+    if args.whole and not args.documents:
+        return "--whole needs --documents"
     return None
 
 
@@ -174,11 +195,13 @@ def _run(args: argparse.Namespace) -> tuple[dict, list[dict]]:
         ]
         return data, runs
 
-    paragraphs = evaluation.select_paragraphs(
+    select = evaluation.select_documents if args.documents else evaluation.select_paragraphs
+    paragraphs = select(
         args.corpus, args.split, max_paragraphs=args.max_paragraphs, min_words=args.min_words
     )
     data = {
         "mode": "corpus",
+        "documents": "whole" if args.whole else args.documents,
         "corpus": args.corpus,
         "split": args.split,
         "paragraphs": len(paragraphs),
@@ -197,6 +220,7 @@ def _run(args: argparse.Namespace) -> tuple[dict, list[dict]]:
         batch_size=args.batch_size,
         relations=args.relations,
         thesaurus=args.thesaurus,
+        documents=args.whole,
     )
     if args.write_pairs:
         evaluation.save_jsonl(rows, args.write_pairs)

@@ -381,3 +381,109 @@ def test_cli_spins_the_corpus(tmp_path, capsys):
     with open(tmp_path / "pairs.jsonl", encoding="utf-8") as fh:
         written = [json.loads(line) for line in fh]
     assert len(written) == 40 and all(row["substitutions"] is not None for row in written)
+
+
+def test_whole_documents_are_sampled_and_joined(tmp_path):
+    from training import evaluation
+
+    docs = [
+        {
+            "id": "a",
+            "split": "test",
+            "text": "One two three four five.\n\nSix seven eight nine ten.",
+        },
+        {"id": "b", "split": "test", "text": "Only one paragraph of five words."},
+        {
+            "id": "c:x",
+            "split": "test",
+            "text": "Alpha beta gamma delta eps.\n\nShort.\n\nZeta eta theta iota kappa.",
+        },
+        {
+            "id": "d",
+            "split": "valid",
+            "text": "Not this split at all here.\n\nNor this one either friend.",
+        },
+    ]
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    _write(corpus / "news.jsonl", docs)
+    found = evaluation.select_documents(corpus, "test")
+    # Whole documents of two or more paragraphs of five words or more, paragraphs in order.
+    assert sorted({evaluation.document_of(p.id) for p in found}) == ["a", "c:x"]
+    by_doc = {}
+    for p in found:
+        by_doc.setdefault(evaluation.document_of(p.id), []).append(p.id)
+    assert by_doc == {"a": ["a:0", "a:1"], "c:x": ["c:x:0", "c:x:2"]}
+    assert len(evaluation.select_documents(corpus, "test", max_paragraphs=1)) == 2  # whole
+    assert [p.id for p in evaluation.select_documents(corpus, "test", exclude={"a"})] == [
+        "c:x:0",
+        "c:x:2",
+    ]
+    with pytest.raises(evaluation.EvaluationError):
+        evaluation.select_documents(corpus, "test", exclude={"a", "c:x"})
+
+    rows = []
+    for p in found:
+        start = p.text.index(" ") + 1
+        end = p.text.index(" ", start)
+        rows.append(
+            {
+                "id": p.id,
+                "source": "",
+                "rate": 0.3,
+                "spun": p.text,
+                "original": p.text,
+                "substitutions": [{"spun_start": start, "spun_end": end, "original": "x"}],
+            }
+        )
+    rows += evaluation.clean_rows(found)
+    joined = evaluation.join_documents(rows)
+    assert [(r["id"], r["rate"]) for r in joined] == [
+        ("a", 0.3),
+        ("c:x", 0.3),
+        ("a", 0.0),
+        ("c:x", 0.0),
+    ]
+    for doc in joined[:2]:
+        parts = [r for r in rows[:4] if evaluation.document_of(r["id"]) == doc["id"]]
+        assert doc["spun"] == "\n\n".join(r["spun"] for r in parts)
+        words = [doc["spun"][s["spun_start"] : s["spun_end"]] for s in doc["substitutions"]]
+        assert words == [r["spun"].split(" ")[1] for r in parts]
+    assert joined[2]["substitutions"] == []
+
+
+def test_cli_whole_needs_documents_and_a_corpus(tmp_path, capsys):
+    pairs = _write(tmp_path / "p.jsonl", PAIRS)
+    for extra in (["--whole"], ["--documents"]):
+        with pytest.raises(SystemExit) as exc:
+            _load_cli().main(["--pairs", pairs, "--baseline", "identity", *extra])
+        assert exc.value.code == 2
+    with pytest.raises(SystemExit):
+        _load_cli().main(["--corpus", "x", "--baseline", "identity", "--whole"])
+
+
+@pytest.mark.corpus
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is absent")
+def test_cli_restores_whole_documents_of_the_corpus(capsys):
+    args = [
+        "--corpus",
+        str(CORPUS),
+        "--split",
+        "valid",
+        "--rate",
+        "0.5",
+        "--max-paragraphs",
+        "10",
+        "--baseline",
+        "inverse",
+        "--documents",
+    ]
+    code, out = _run_cli(capsys, *args)
+    assert code == 0, out.err
+    paragraphs = json.loads(out.out)
+    code, out = _run_cli(capsys, *args, "--whole")
+    assert code == 0, out.err
+    whole = json.loads(out.out)
+    assert whole["data"]["documents"] == "whole" and paragraphs["data"]["documents"] is True
+    # The same spun paragraphs: the same gold edits, whether restored one by one or together.
+    assert whole["tp"] + whole["fn"] == paragraphs["tp"] + paragraphs["fn"] > 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -35,6 +36,9 @@ from training.models.tagger import build_tagger, load_pieces, warm_start
 from training.tagger.context import build_context_vectors
 from training.tagger.data import NOT_SPUN, UNREACHABLE, label_unit
 from training.tagger.ngram import build_ngram_model
+
+ROOT = Path(__file__).parents[1]
+CORPUS = ROOT.parent / "shared" / "corpus"
 
 TABLE = InverseTable(
     {
@@ -799,6 +803,43 @@ def test_calibration_scores_every_threshold_and_saves_the_chosen_one(tagger_mode
     saved = load_settings(model)
     assert saved.guard.min_edit_confidence == best["threshold"]
     assert saved.options.edit_rule is None
+
+
+@pytest.mark.corpus
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is absent")
+def test_calibration_fits_its_rule_on_whole_documents_too(tagger_model_dir, monkeypatch):
+    import importlib.util
+
+    from training import evaluation
+    from training.calibrate import Calibration
+
+    spec = importlib.util.spec_from_file_location("calibrate_cli", ROOT / "scripts/calibrate.py")
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    seen = {}
+
+    def recording(restorer, rows, fit_rows=(), **options):
+        seen.update(rows=rows, fit_rows=fit_rows)
+        return Calibration([{"f0.5": 0.5, "false_changes_per_100_tokens": 0.0}], {}, {})
+
+    monkeypatch.setattr(cli, "calibrate", recording)
+    args = ["--model", str(tagger_model_dir), "--corpus", str(CORPUS), "--rate", "0.3"]
+    sizes = ["--max-paragraphs", "4", "--fit-paragraphs", "4", "--fit-documents", "6"]
+    assert cli.main([*args, *sizes]) == 0
+    # Scored on 4 paragraphs, spun and clean; fitted on 4 others and on whole documents, each
+    # one text, spun and clean, none of them a document of the scored paragraphs.
+    assert len(seen["rows"]) == 8
+    documents = seen["fit_rows"][8:]
+    assert documents and all("\n\n" in row["spun"] for row in documents)
+    assert sorted(row["rate"] for row in documents) == [0.0, 0.3] * (len(documents) // 2)
+    held = evaluation.select_paragraphs(CORPUS, "valid", max_paragraphs=4)
+    assert not {row["id"] for row in documents} & {evaluation.document_of(p.id) for p in held}
+    for row in documents:
+        for swap in row["substitutions"]:
+            assert (
+                row["spun"][swap["spun_start"] : swap["spun_end"]].lower()
+                == swap["replacement"].lower()
+            )
 
 
 def test_document_features_see_the_other_words_of_the_unit_and_document():

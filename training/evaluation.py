@@ -26,7 +26,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -47,6 +47,9 @@ class EvaluationError(RuntimeError):
 
 class Restorer(Protocol):
     def restore_batch(self, texts: list[str]) -> list[str]: ...
+
+
+PARAGRAPH_BREAK = "\n\n"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,6 +140,85 @@ def select_paragraphs(
         raise EvaluationError(f"no {split} paragraphs of {min_words}+ words in {corpus}")
     found.sort(key=lambda p: derive_seed("evaluation sample", p.id))
     return found[:max_paragraphs] if max_paragraphs else found
+
+
+def select_documents(
+    corpus: str | Path,
+    split: str = "test",
+    *,
+    max_paragraphs: int = 0,
+    min_words: int = 5,
+    min_paragraphs: int = 2,
+    exclude: Iterable[str] = (),
+) -> list[Paragraph]:
+    """The paragraphs (of ``min_words`` words or more, in order) of whole documents of a split
+    that have at least ``min_paragraphs`` of them: articles, as a user restores them. Documents
+    are taken in the order of a hash of their id until they hold ``max_paragraphs`` (0: all);
+    those whose ids are in ``exclude`` are left out (so that, say, a rule fitted on documents
+    never reads a document whose paragraphs judge it). :func:`join_documents` joins their pair
+    rows back into documents."""
+    skipped = set(exclude)
+    documents = []
+    for doc in iter_split_documents(corpus, split):
+        if doc["id"] in skipped:
+            continue
+        text = doc["text"]
+        kept = [
+            Paragraph(f"{doc['id']}:{k}", str(doc.get("source", "")), text[start:end])
+            for k, (start, end) in enumerate(split_paragraphs(text))
+            if count_words(text[start:end]) >= min_words
+        ]
+        if len(kept) >= min_paragraphs:
+            documents.append(kept)
+    if not documents:
+        raise EvaluationError(f"no {split} documents of {min_paragraphs}+ paragraphs in {corpus}")
+    documents.sort(key=lambda d: derive_seed("evaluation documents", d[0].id))
+    found: list[Paragraph] = []
+    for document in documents:
+        if max_paragraphs and len(found) >= max_paragraphs:
+            break
+        found.extend(document)
+    return found
+
+
+def document_of(paragraph_id: str) -> str:
+    """The document id of a paragraph id ("<document id>:<paragraph index>")."""
+    return paragraph_id.rsplit(":", 1)[0]
+
+
+def join_documents(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Pair rows of consecutive paragraphs of the same document (and rate) joined into one row
+    per document: spun and original texts with a blank line between paragraphs, substitutions
+    at their offsets in the joined spun text, the document id as ``id``.
+
+    >>> rows = [
+    ...     {"id": "d:0", "source": "s", "rate": 0.3, "spun": "A fete.", "original": "A party.",
+    ...      "substitutions": [{"spun_start": 2, "spun_end": 6, "original": "party"}]},
+    ...     {"id": "d:1", "source": "s", "rate": 0.3, "spun": "A fete.", "original": "A party.",
+    ...      "substitutions": [{"spun_start": 2, "spun_end": 6, "original": "party"}]},
+    ... ]
+    >>> [doc] = join_documents(rows)
+    >>> doc["spun"], [(s["spun_start"], s["spun_end"]) for s in doc["substitutions"]]
+    ('A fete.\\n\\nA fete.', [(2, 6), (11, 15)])
+    """
+    joined: list[dict[str, Any]] = []
+    for row in rows:
+        key = (document_of(row["id"]), row["rate"])
+        if not joined or (joined[-1]["id"], joined[-1]["rate"]) != key:
+            joined.append({**row, "id": key[0], "spun": "", "original": "", "substitutions": []})
+            offset = 0
+        else:
+            joined[-1]["spun"] += PARAGRAPH_BREAK
+            joined[-1]["original"] += PARAGRAPH_BREAK
+            offset = len(joined[-1]["spun"])
+        doc = joined[-1]
+        doc["spun"] += row["spun"]
+        doc["original"] += row["original"]
+        doc["substitutions"] += [
+            {**s, "spun_start": s["spun_start"] + offset, "spun_end": s["spun_end"] + offset}
+            for s in row.get("substitutions", ())
+        ]
+    return joined
 
 
 def spin_paragraphs(
@@ -383,26 +465,32 @@ def evaluate_corpus(
     batch_size: int = 64,
     relations: Sequence[str] | None = None,
     thesaurus: str | None = None,
+    documents: bool = False,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Every system at every rate on the paragraphs, spun and unspun (restored once per
-    system). Returns the runs (rate by rate, systems in order) and the spun pair rows.
+    system). Returns the runs (rate by rate, systems in order) and the spun pair rows. With
+    ``documents``, each document's paragraphs (:func:`select_documents`) are restored together,
+    as one text (:func:`join_documents`).
 
     ``relations`` restricts the spinner to those thesaurus relations (``rel`` alone is Moby's
     thesaurus; ``syn sim hyper hypo`` are WordNet's), for a dev set spun with sources withheld
     from a model's training pairs; ``thesaurus`` spins with a synonyms file alone
     (:func:`restricted_spinner`)."""
-    clean = clean_rows(paragraphs)
+    joined = join_documents if documents else list
+    clean = joined(clean_rows(paragraphs))
     clean_out = {
         name: restore_all(system, [r["spun"] for r in clean], batch_size=batch_size)
         for name, system in systems
     }
     runs, spun_rows = [], []
     for rate in rates:
-        rows = spin_paragraphs(
-            paragraphs,
-            rate=rate,
-            seed=seed,
-            spinner=restricted_spinner(rate, relations, thesaurus),
+        rows = joined(
+            spin_paragraphs(
+                paragraphs,
+                rate=rate,
+                seed=seed,
+                spinner=restricted_spinner(rate, relations, thesaurus),
+            )
         )
         spun_rows.extend(rows)
         for name, system in systems:
