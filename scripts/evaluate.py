@@ -151,10 +151,10 @@ def _check_arguments(args: argparse.Namespace) -> str | None:
         return "--detect needs --corpus and --model (and no --baseline)"
     if any(not 0.0 <= r <= 1.0 for r in args.rate):
         return "--rate values must lie in [0, 1]"
-    if (args.documents or args.whole) and not args.corpus or args.detect and args.documents:
-        return "--documents goes with --corpus (not --detect); --whole with --documents"
     if args.whole and not args.documents:
         return "--whole needs --documents"
+    if args.documents and (not args.corpus or args.detect):
+        return "--documents goes with --corpus, not with --detect"
     return None
 
 

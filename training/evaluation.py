@@ -128,18 +128,23 @@ def select_paragraphs(
     """Paragraphs of a split with at least ``min_words`` words; at most ``max_paragraphs`` (0:
     all), chosen by a hash of their id, so the sample mixes sources and stays the same for
     every rate and seed."""
-    found = []
-    for doc in iter_split_documents(corpus, split):
-        text = doc["text"]
-        for k, (start, end) in enumerate(split_paragraphs(text)):
-            if count_words(text[start:end]) >= min_words:
-                found.append(
-                    Paragraph(f"{doc['id']}:{k}", str(doc.get("source", "")), text[start:end])
-                )
+    found = [
+        p for doc in iter_split_documents(corpus, split) for p in _paragraphs_of(doc, min_words)
+    ]
     if not found:
         raise EvaluationError(f"no {split} paragraphs of {min_words}+ words in {corpus}")
     found.sort(key=lambda p: derive_seed("evaluation sample", p.id))
     return found[:max_paragraphs] if max_paragraphs else found
+
+
+def _paragraphs_of(doc: Mapping[str, Any], min_words: int) -> list[Paragraph]:
+    """A corpus document's paragraphs of ``min_words`` words or more, in order."""
+    text = doc["text"]
+    return [
+        Paragraph(f"{doc['id']}:{k}", str(doc.get("source", "")), text[start:end])
+        for k, (start, end) in enumerate(split_paragraphs(text))
+        if count_words(text[start:end]) >= min_words
+    ]
 
 
 def select_documents(
@@ -162,12 +167,7 @@ def select_documents(
     for doc in iter_split_documents(corpus, split):
         if doc["id"] in skipped:
             continue
-        text = doc["text"]
-        kept = [
-            Paragraph(f"{doc['id']}:{k}", str(doc.get("source", "")), text[start:end])
-            for k, (start, end) in enumerate(split_paragraphs(text))
-            if count_words(text[start:end]) >= min_words
-        ]
+        kept = _paragraphs_of(doc, min_words)
         if len(kept) >= min_paragraphs:
             documents.append(kept)
     if not documents:
