@@ -3,8 +3,11 @@
 A spun article usually arrives as a web page. Read as plain text, its tags, scripts and styles
 would be judged as words, and "restored" too. :func:`extract` keeps what a reader sees: the
 text of each block element (a paragraph, a heading, a list item, the title), entities decoded
-and whitespace collapsed as a browser shows them, leaving out scripts, styles, code,
-navigation, form controls and attributes, with the page offset of every character it keeps.
+and whitespace collapsed as a browser shows them, and the page's own summary (its ``<meta>``
+description and social-card title and description) and images' alt text, each a block of its
+own, as a search result or a screen reader shows them; it leaves out scripts, styles, code,
+navigation, form controls and every other attribute, with the page offset of every character it
+keeps.
 :func:`place` maps a restoration of that text back onto the page: each edit replaces the page's
 own words, so the markup, and the text outside the edited words, come back byte for byte. An
 edit whose words a tag, comment or entity splits (``press <b>conference</b>``) is not made; its
@@ -45,9 +48,20 @@ SKIPPED_TAGS = frozenset(
     "script style noscript template code pre kbd samp var textarea svg math iframe object nav "
     "button select".split()
 )
+# Attributes whose value is prose a reader meets: the summary a search result or a shared link
+# shows (``<meta name|property=... content=...>``), and an image's text alternative.
+META_TEXT = frozenset(
+    "description og:title og:description twitter:title twitter:description".split()
+)
 ACROSS_MARKUP = "edit_across_markup"
 _BLOCK_BREAK = "\n\n"
 _ENTITY_RE = re.compile(r"&(?:#[xX][0-9a-fA-F]+|#[0-9]+|[a-zA-Z][-.a-zA-Z0-9]*);?")
+# An attribute of a start tag's text, and its value double-quoted, single-quoted or bare.
+_ATTRIBUTE_RE = re.compile(
+    r"""(?<=[\s"'/]) (?P<name>[^\s"'>/=]+)
+    (?: \s*=\s* (?: "(?P<double>[^"]*)" | '(?P<single>[^']*)' | (?P<bare>[^\s"'=<>`]+) ) )?""",
+    re.VERBOSE,
+)
 _NO_RUN = -1
 _PIECE_RE = re.compile(r"\s+|\S+")
 _BOM = "\ufeff"
@@ -68,11 +82,13 @@ class PageText:
     """What a reader sees of a page: ``text`` (blocks separated by a blank line), and for each of
     its characters the page offset it comes from (``sources``) and the stretch of page text
     between two pieces of markup it belongs to (``runs``; -1 for block breaks and characters
-    decoded from entities, which no edit may touch)."""
+    decoded from entities, which no edit may touch); ``attribute_runs`` are the runs that lie in
+    an attribute's value, where a restored quote must be escaped."""
 
     text: str
     sources: Sequence[int]
     runs: Sequence[int]
+    attribute_runs: frozenset[int] = frozenset()
 
     def span(self, start: int, end: int) -> tuple[int, int] | None:
         """The page span of ``text[start:end]`` if it lies within one stretch of page text (so
@@ -108,6 +124,7 @@ class _Reader(HTMLParser):
         self.space: tuple[int, int] | None = None  # a whitespace run waiting to be shown as " "
         self.block_open = False
         self.break_at = 0  # page offset of the markup that ended the last block
+        self.attribute_runs: set[int] = set()
 
     def _at(self) -> int:
         line, column = self.getpos()
@@ -117,9 +134,40 @@ class _Reader(HTMLParser):
         if tag in SKIPPED_TAGS:
             self.skipping += 1
         self._markup(tag)
+        self._attribute_text(tag, attrs)
 
     def handle_startendtag(self, tag: str, attrs) -> None:
         self._markup(tag)
+        self._attribute_text(tag, attrs)
+
+    def _attribute_text(self, tag: str, attrs) -> None:
+        """Read the value of the attribute :data:`META_TEXT` or ``alt`` names as a block."""
+        if self.skipping or tag not in ("meta", "img"):
+            return
+        named = {name: value for name, value in attrs}
+        if tag == "img":
+            wanted = "alt"
+        elif (named.get("name") or named.get("property") or "").strip().lower() in META_TEXT:
+            wanted = "content"
+        else:
+            return
+        raw = self.get_starttag_text() or ""
+        found = _attribute_value(raw, wanted)
+        if found is None:
+            return
+        at = self._at() + found[0]
+        value = raw[found[0] : found[1]]
+        for start, text, entity in _value_pieces(value):
+            if entity:
+                self._add(html.unescape(text), at + start, _NO_RUN, each=False)
+            else:
+                self.run += 1
+                self.attribute_runs.add(self.run)
+                self._add(text, at + start, self.run, each=True)
+        self.last_end = -1
+        if self.block_open:
+            self.space = None
+            self.block_open = False
 
     def handle_endtag(self, tag: str) -> None:
         if tag in SKIPPED_TAGS and self.skipping:
@@ -182,6 +230,29 @@ class _Reader(HTMLParser):
         self.runs.extend((run,) * n)
 
 
+def _attribute_value(tag: str, name: str) -> tuple[int, int] | None:
+    """Where the value of attribute ``name`` lies in the text of a start ``tag`` (quotes not
+    included), or None if the tag has no such attribute with a value."""
+    for match in _ATTRIBUTE_RE.finditer(tag):
+        if match.group("name").lower() == name:
+            for group in ("double", "single", "bare"):
+                if match.group(group) is not None:
+                    return match.span(group)
+    return None
+
+
+def _value_pieces(value: str) -> Iterator[tuple[int, str, bool]]:
+    """``(offset, text, is_entity)`` for the stretches of an attribute's raw value."""
+    pos = 0
+    for match in _ENTITY_RE.finditer(value):
+        if match.start() > pos:
+            yield pos, value[pos : match.start()], False
+        yield match.start(), match.group(), True
+        pos = match.end()
+    if pos < len(value):
+        yield pos, value[pos:], False
+
+
 def decode_page(data: bytes, charset: str | None = None) -> tuple[str, str]:
     """A page's text and the encoding it was read with, as a browser picks it: a byte order
     mark, else the ``charset`` its server sent, else a ``<meta charset>`` (or ``http-equiv``)
@@ -237,7 +308,9 @@ def extract(page: str) -> PageText:
     reader = _Reader(page)
     reader.feed(page)
     reader.close()
-    return PageText("".join(reader.chars), reader.sources, reader.runs)
+    return PageText(
+        "".join(reader.chars), reader.sources, reader.runs, frozenset(reader.attribute_runs)
+    )
 
 
 def read_pages(pages: Iterable[str], read: deque[tuple[str, PageText]]) -> Iterator[str]:
@@ -259,8 +332,12 @@ def place_next(read: deque[tuple[str, PageText]], result: Restoration) -> tuple[
 
 def place(page: str, seen: PageText, result: Restoration) -> Restoration:
     """``result`` (a restoration of ``seen.text``) carried onto ``page``: its text is the page
-    with each edit's words replaced (HTML-escaped), and every offset is a page offset."""
+    with each edit's words replaced (HTML-escaped; in an attribute's value, quotes too), and
+    every offset is a page offset."""
     edits, misplaced = _placed(page, seen, result.edits)
+    quoted = {
+        seen.sources[e.start] for e in result.edits if seen.runs[e.start] in seen.attribute_runs
+    }
     suggestions, _ = _placed(page, seen, result.suggestions)
     units = []
     for unit in result.units:
@@ -271,7 +348,7 @@ def place(page: str, seen: PageText, result: Restoration) -> Restoration:
         units.append(dataclasses.replace(unit, start=start, end=end, reasons=reasons))
     parts, pos = [], 0
     for edit in edits:
-        parts += [page[pos : edit.start], html.escape(edit.restored, quote=False)]
+        parts += [page[pos : edit.start], html.escape(edit.restored, edit.start in quoted)]
         pos = edit.end
     parts.append(page[pos:])
     return dataclasses.replace(

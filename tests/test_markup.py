@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import html
 import json
 import re
 
@@ -87,6 +88,38 @@ def test_edits_land_on_the_page_and_edits_across_markup_are_not_made():
     assert PAGE[result.units[0].start : result.units[0].end] == "He ejects them"
 
 
+SUMMARY_PAGE = (
+    '<html><head><meta charset="utf-8"><meta name="Description" content="He ejects  them">\n'
+    "<meta property='og:title' content='Big &amp; ejects'><meta name=twitter:title content=ejects>"
+    '<meta name="keywords" content="ejects"><meta property="og:url" content="/ejects">'
+    '</head><body><noscript><img alt="ejects"></noscript>'
+    '<p>A dog <img src="d.png" alt="the dog ejects"/> ejects.</p><img alt=""><img alt></body>'
+)
+
+
+def test_a_pages_summary_and_alt_text_read_as_blocks_of_their_own(stub_restorer):
+    seen = extract(SUMMARY_PAGE)
+    assert seen.text == (
+        "He ejects them\n\nBig & ejects\n\nejects\n\nA dog\n\nthe dog ejects\n\nejects."
+    )
+    for char, source, run in zip(seen.text, seen.sources, seen.runs):
+        if run != -1 and char != " ":
+            assert SUMMARY_PAGE[source] == char
+    result = stub_restorer(lambda s: s.replace("ejects", "gre'ts"), guard=NO_GUARD).restore_html(
+        SUMMARY_PAGE
+    )
+    # Keywords, addresses and what <noscript> holds are not prose; a restored quote is escaped
+    # in an attribute, so that the attribute still ends where it did.
+    assert result.text == (
+        SUMMARY_PAGE.replace('"He ejects', '"He gre&#x27;ts')
+        .replace("&amp; ejects'", "&amp; gre&#x27;ts'")
+        .replace("content=ejects>", "content=gre&#x27;ts>")
+        .replace('dog ejects"/>', 'dog gre&#x27;ts"/>')
+        .replace("> ejects.", "> gre'ts.")
+    )
+    assert extract(result.text).text == seen.text.replace("ejects", "gre'ts")
+
+
 def test_restorer_restores_only_what_a_reader_sees(stub_restorer):
     restorer = stub_restorer(lambda s: s.replace("ejects", "greets"), guard=NO_GUARD)
     result = restorer.restore_html(PAGE)
@@ -138,6 +171,7 @@ def test_hostile_pages_pass_through_without_a_crash(stub_restorer, page):
 _pages = st.lists(
     st.one_of(
         st.sampled_from(["<p>", "</p>", "<b>", "</b>", "<br>", "<!-- x -->", "&amp;", "&nbsp;"]),
+        st.sampled_from(['<img alt="', "<meta name=description content='", '"', "'", ">"]),
         st.sampled_from(["ejects", "big", "dog", " ", "\n", "<script>", "</script>"]),
         st.text(alphabet="ab <>&;/\n", max_size=6),
     ),
@@ -153,12 +187,17 @@ def test_property_a_page_changes_only_inside_its_edits(stub_restorer, page):
     result = stub_restorer(lambda s: s.replace("ejects", "greets"), guard=NO_GUARD).restore_html(
         page
     )
-    pieces, pos = [], 0
+    out, pos = result.text, 0
     for edit in result.edits:
         assert page[edit.start : edit.end] == edit.spun
-        pieces += [page[pos : edit.start], edit.restored]
+        gap = page[pos : edit.start]
+        assert out.startswith(gap)
+        out = out[len(gap) :]
+        # In an attribute's value, a restored quote comes escaped.
+        written = next(w for w in (edit.restored, html.escape(edit.restored)) if out.startswith(w))
+        out = out[len(written) :]
         pos = edit.end
-    assert "".join(pieces) + page[pos:] == result.text
+    assert out == page[pos:]
 
 
 def _model_args(tiny_model) -> list[str]:
