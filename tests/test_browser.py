@@ -290,6 +290,80 @@ def test_a_page_opened_from_a_file_keeps_its_markup(page, tmp_path):
     assert [e["spun"] for e in want["edits"]] == ["enumerated", "newspapermen", "rumbles"]
 
 
+def downloaded(driver) -> tuple[bytes, str]:
+    """Click Download and return the file's bytes and type, caught as its blob is made."""
+    from selenium.webdriver.common.by import By
+
+    driver.execute_script(
+        "window.caught = [];"
+        "const made = URL.createObjectURL;"
+        "URL.createObjectURL = (blob) => { window.caught.push(blob); return made(blob); };"
+    )
+    driver.find_element(By.ID, "download").click()
+    data, kind = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "const blob = window.caught[0];"
+        "blob.arrayBuffer().then((b) => done([Array.from(new Uint8Array(b)), blob.type]));"
+    )
+    return bytes(data), kind
+
+
+def test_a_page_in_its_own_encoding_is_read_and_written_back_in_it(page, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from restore.markup import encode_page
+
+    server, driver = page
+    html = (
+        '<html><head><meta charset="windows-1252"></head><body><p>The minister enumerated '
+        "newspapermen at the café that the “rumbles” would continue.</p></body></html>"
+    )
+    path = tmp_path / "spun.html"
+    path.write_bytes(html.encode("cp1252"))
+    driver.find_element(By.ID, "file").send_keys(str(path))
+    WebDriverWait(driver, 10).until(
+        lambda d: d.find_element(By.ID, "input").get_attribute("value") == html
+    )
+    assert driver.find_element(By.ID, "status").text == (
+        "Opened spun.html as an HTML page (windows-1252)."
+    )
+    driver.find_element(By.ID, "restore").click()
+    WebDriverWait(driver, 30).until(
+        lambda d: d.find_element(By.ID, "status").text.startswith(("Done", "Could not"))
+    )
+    request = urllib.request.Request(
+        server.url + "/v1/restore",
+        data=json.dumps({"text": html, "html": True}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        want = json.loads(response.read())["results"][0]
+    assert want["edits"]
+    data, kind = downloaded(driver)
+    assert kind == "text/html;charset=windows-1252"
+    assert data == encode_page(want["text"], "cp1252")
+
+
+def test_a_text_file_that_is_not_utf8_is_read_without_losing_a_character(page, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _, driver = page
+    text = "The café’s “celebration” ejects journalists."
+    path = tmp_path / "spun.txt"
+    path.write_bytes(text.encode("cp1252"))
+    driver.find_element(By.ID, "file").send_keys(str(path))
+    WebDriverWait(driver, 10).until(
+        lambda d: d.find_element(By.ID, "input").get_attribute("value") == text
+    )
+    assert driver.find_element(By.ID, "status").text == "Opened spun.txt (windows-1252)."
+    submit(driver, text)
+    data, kind = downloaded(driver)
+    assert kind == "text/plain;charset=windows-1252"
+    assert data.decode("cp1252") == shown_text(driver)
+
+
 def test_api_docs_page_lists_the_endpoints(page):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait

@@ -222,12 +222,71 @@
     }
   });
 
+  // A file's bytes as text, in the encoding a browser would pick for them: a byte order mark
+  // (kept, so that a download writes it back), else a page's <meta charset> in its first 4 KB,
+  // else UTF-8 if the bytes are UTF-8, else Windows-1252. No byte is lost to U+FFFD.
+  function decodeFile(bytes, isPage) {
+    const boms = [
+      [[0xef, 0xbb, 0xbf], "utf-8"],
+      [[0xff, 0xfe], "utf-16le"],
+      [[0xfe, 0xff], "utf-16be"],
+    ];
+    for (const [bom, label] of boms) {
+      if (bom.every((b, i) => bytes[i] === b)) {
+        return { text: new TextDecoder(label, { ignoreBOM: true }).decode(bytes), encoding: label };
+      }
+    }
+    const declared = isPage
+      ? new TextDecoder("windows-1252").decode(bytes.subarray(0, 4096))
+          .match(/<meta[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)/i)
+      : null;
+    if (declared) {
+      try {
+        const decoder = new TextDecoder(declared[1]);
+        // A declaration in ASCII bytes cannot be UTF-16 (as browsers read it).
+        if (!decoder.encoding.startsWith("utf-16")) {
+          return { text: decoder.decode(bytes), encoding: decoder.encoding };
+        }
+      } catch (err) {
+        // An encoding the browser does not know: read the bytes as if nothing were declared.
+      }
+    }
+    try {
+      return { text: new TextDecoder("utf-8", { fatal: true }).decode(bytes), encoding: "utf-8" };
+    } catch (err) {
+      return { text: new TextDecoder("windows-1252").decode(bytes), encoding: "windows-1252" };
+    }
+  }
+
+  // Text in a single-byte encoding (what decodeFile read it with); in a page, a character the
+  // encoding cannot write becomes a character reference. Null where that cannot be done: an
+  // encoding of several bytes a character, or such a character in plain text.
+  function encodeSingleByte(text, encoding, isPage) {
+    const table = new TextDecoder(encoding).decode(Uint8Array.from({ length: 256 }, (_, i) => i));
+    if (table.length !== 256) return null;
+    const byteOf = new Map(Array.from(table, (char, byte) => [char, byte]));
+    const out = [];
+    for (const char of text) {
+      const byte = byteOf.get(char);
+      if (byte !== undefined) out.push(byte);
+      else if (!isPage) return null;
+      else for (const c of `&#${char.codePointAt(0)};`) out.push(c.charCodeAt(0));
+    }
+    return Uint8Array.from(out);
+  }
+
+  let fileEncoding = "utf-8";
+
   $("file").addEventListener("change", async (e) => {
     const file = e.target.files[0];
     if (!file) return;
-    input.value = await file.text();
     pageBox.checked = /\.x?html?$/i.test(file.name) || file.type === "text/html";
-    setStatus(`Opened ${file.name}${pageBox.checked ? " as an HTML page" : ""}.`);
+    const read = decodeFile(new Uint8Array(await file.arrayBuffer()), pageBox.checked);
+    input.value = read.text;
+    fileEncoding = read.encoding;
+    const as = pageBox.checked ? " as an HTML page" : "";
+    const encoding = read.encoding === "utf-8" ? "" : ` (${read.encoding})`;
+    setStatus(`Opened ${file.name}${as}${encoding}.`);
   });
 
   $("diff").addEventListener("change", (e) => {
@@ -250,7 +309,13 @@
 
   $("download").addEventListener("click", () => {
     const kind = pageBox.checked ? "text/html" : "text/plain";
-    const blob = new Blob([restored], { type: `${kind};charset=utf-8` });
+    // Written back in the encoding the file was read with, so that the page's own charset
+    // declaration stays true; UTF-8 for typed text and encodings of several bytes a character.
+    const bytes = fileEncoding.startsWith("utf-")
+      ? null
+      : encodeSingleByte(restored, fileEncoding, pageBox.checked);
+    const charset = bytes ? fileEncoding : "utf-8";
+    const blob = new Blob([bytes || restored], { type: `${kind};charset=${charset}` });
     const link = document.createElement("a");
     link.href = URL.createObjectURL(blob);
     link.download = pageBox.checked ? "restored.html" : "restored.txt";
