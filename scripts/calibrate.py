@@ -7,10 +7,10 @@ Restores valid paragraphs spun at each ``--rate`` (optionally with ``--relations
 ``scripts/evaluate.py``), and the same paragraphs unspun, once per threshold; prints each
 threshold's scores, all rates pooled, and picks the best F0.5 within ``--max-false-changes``;
 ``--write`` stores it (and a tagger's learned rules, fitted on the next ``--fit-paragraphs``
-valid paragraphs, and with ``--fit-documents`` on whole valid documents too, none of them a
-document of the scored paragraphs; ``--choice-rule`` also tries a learned choice rule) in
-``restore.json``. The
-work is :mod:`training.calibrate`'s. Never use the test split here.
+valid paragraphs, and with ``--fit-documents`` on whole valid documents too, spun at
+``--document-rates``, none of them a document of the scored paragraphs; ``--choice-rule`` also
+tries a learned choice rule) in ``restore.json``. The work is :mod:`training.calibrate`'s.
+Never use the test split here.
 """
 
 from __future__ import annotations
@@ -45,6 +45,12 @@ def main(argv: list[str] | None = None) -> int:
         help="tagger: also fit the rule on whole documents of about this many paragraphs in "
         "all, each restored as one text (its document features then span articles)",
     )
+    parser.add_argument(
+        "--document-rates",
+        type=float,
+        nargs="+",
+        help="tagger: spin the --fit-documents at these rates (default: --rate)",
+    )
     parser.add_argument("--max-false-changes", type=float, default=0.3, help="per 100 tokens")
     parser.add_argument(
         "--choice-rule", action="store_true", help="tagger: also try a learned choice rule"
@@ -66,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             args.corpus, "valid", max_paragraphs=args.fit_documents, exclude=held
         )
         fit_rows += evaluation.join_documents(
-            spin_rows(documents, args.rate, args.seed, args.relations)
+            spin_rows(documents, args.document_rates or args.rate, args.seed, args.relations)
         )
     result = calibrate(restorer, rows, fit_rows if fit else (), choice_rule=args.choice_rule)
     best = result.best(args.max_false_changes)
