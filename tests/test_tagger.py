@@ -237,6 +237,26 @@ def test_entry_relations_say_how_the_lexicon_lists_a_spun_word():
     assert listing("snapped", "zeppelins") == {}
 
 
+def test_the_default_table_reads_the_phrases_other_spinners_write():
+    from restore.loading import DEFAULT_MODEL_DIR
+    from training.baselines import InverseThesaurusRestorer
+    from training.lexicon import Lexicon
+    from training.tagger.inverse import SPUN_PHRASES
+
+    lexicon = Lexicon.load()
+    thesaurus = InverseThesaurusRestorer(lexicon, margin=-99.0, phrases=True)
+    ours = {a.lower() for w in lexicon.function_words() for a in lexicon.function_alternatives(w)}
+    table = InverseTable.load(DEFAULT_MODEL_DIR / "inverse.npz")
+    for original, phrases in SPUN_PHRASES.items():
+        for phrase in phrases:
+            # A key of its own: adding it took no originals from a key our thesauri make.
+            assert not thesaurus.options(phrase) and phrase not in ours, phrase
+            assert original in dict(table.candidates(phrase)), phrase
+            assert table.zipf(phrase) > 3  # rated as the lexicon rates phrases, not as unknown
+    sites = table.match(tokenize("Be that as it may, he was relied upon to win."))
+    assert [s.key for s in sites][:2] == ["be that as it may", "relied upon to"]
+
+
 def test_inverse_table_leaves_names_alone():
     assert [s.key for s in TABLE.match(tokenize("Fete began when Mr Fete came."))] == ["fete"]
 

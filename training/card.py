@@ -116,8 +116,13 @@ def write_tagger_card(
     config = json.loads((model_dir / "tagger_config.json").read_text(encoding="utf-8"))
     options = load_settings(model_dir).options
     run, best = metrics["train"], metrics["valid"]
-    related = InverseTable.load(model_dir / INVERSE_FILE).has_relations
-    listed = ", with the relations it is listed under" if related else ""
+    table = InverseTable.load(model_dir / INVERSE_FILE)
+    listed = ", with the relations it is listed under" if table.has_relations else ""
+    if table.candidates("be that as it may"):  # a table built with SPUN_PHRASES
+        listed += (
+            ", and for the phrases other spinners write ('be that as it may'), the words they "
+            "stand for ('however'; training.tagger.inverse.SPUN_PHRASES)"
+        )
     lines = [
         "# restore tagger model",
         "",

@@ -1,6 +1,6 @@
 """Build the inverse thesaurus a tagger model ships (:class:`restore.tagger.inverse.InverseTable`).
 
-    python -m training.tagger.inverse --lm runs/ngram --output runs/inverse.npz
+    python -m training.tagger.inverse --lm runs/ngram --output runs/inverse.npz  # [train,lexicon]
 
 Keys are the words of the n-gram model's vocabulary (the words of the train split), every
 multiword headword of the lexicon, every form a spinner can write from the lexicon (each
@@ -10,9 +10,11 @@ headwords that list it under any relation and sense (the inverse thesaurus basel
 with no frequency floor), inflected like the key, at most ``--top-k`` of them, most frequent
 first by wordfreq's Zipf (which rates a multiword original near its rarest word: "strong room"
 5.0, as common as "library"; docs/experiments.md, "Phrases rated as common as their words").
-Function words map back to the function words that list them ("through" -> "by").
-Each original also records how its entry lists the key: under which relations, and how many
-words the entry lists under each (``InverseTable.relations``).
+Function words map back to the function words that list them ("through" -> "by"), and the
+phrases other spinners write (:data:`SPUN_PHRASES`) to the words they stand for ("be that as it
+may" -> "however"; rated by wordfreq, so this needs the ``lexicon`` extra). Each original also
+records how its entry lists the key: under which relations, and how many words the entry lists
+under each (``InverseTable.relations``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,53 @@ from training.lexicon import Lexicon
 
 logger = logging.getLogger(__name__)
 
+# Phrases that popular article spinners write for a function word or phrase, which neither
+# thesaurus lists ("be that as it may" for "however", "as indicated by" for "according to").
+# Only the table reads them: our spinner does not write them, so our pairs and test figures stay
+# what they were. Each phrase must be no other key of the table (tests/test_tagger.py).
+SPUN_PHRASES: dict[str, tuple[str, ...]] = {
+    "a lot of": ("a ton of",),
+    "according to": ("as indicated by", "as reported by", "as stated by"),
+    "again": ("yet again",),
+    "although": (
+        "despite the fact that",
+        "in spite of the fact that",
+        "regardless of the fact that",
+    ),
+    "at least": ("at the very least",),
+    "because": (
+        "on the grounds that",
+        "in light of the fact that",
+        "due to the fact that",
+        "because of the fact that",
+        "considering that",
+        "seeing as",
+    ),
+    "because of": ("as a result of", "in view of", "by virtue of"),
+    "expected to": ("relied upon to", "anticipated to"),
+    "if": ("on the off chance that",),
+    "in order to": ("with the goal of", "with the end goal of", "with the end goal to"),
+    "instead of": ("in place of", "rather than"),
+    "more than": ("in excess of",),
+    "about": ("with respect to", "in regards to", "with regards to", "in relation to"),
+    "after": ("in the wake of",),
+    "however": ("be that as it may", "that being said", "having said that"),
+    "in addition": ("what's more", "on top of that"),
+    "in fact": ("truth be told",),
+    "meanwhile": ("in the interim",),
+    "now": ("at this point", "as of now", "right now"),
+    "often": ("as often as possible",),
+    "recently": ("as of late", "in recent times", "not long ago", "as of not long ago"),
+    "so": ("as a result", "along these lines"),
+    "so far": ("up until now",),
+    "so that": ("with the goal that", "with the end goal that"),
+    "soon": ("in the not so distant future", "in a little while"),
+    "therefore": ("as a result", "along these lines"),
+    "thus": ("along these lines",),
+    "usually": ("generally speaking",),
+    "whether": ("regardless of whether",),
+}
+
 
 def build_inverse_table(
     words: list[str], lexicon: Lexicon, *, top_k: int = 64, min_zipf: float = 2.0
@@ -45,14 +94,21 @@ def build_inverse_table(
     for word in lexicon.function_words():
         for alternative in lexicon.function_alternatives(word):
             function_inverse.setdefault(alternative.lower(), {})[word.lower()] = None
+    spun_phrases: dict[str, float] = {}
+    for word, alternatives in SPUN_PHRASES.items():
+        for alternative in alternatives:
+            function_inverse.setdefault(alternative, {})[word] = None
+            spun_phrases[alternative] = _phrase_zipf(alternative)
     keys.update(dict.fromkeys(function_inverse))
     entries, relations = {}, {}
     listing = EntryRelations(lexicon)
     for key in keys:
         options = [] if key in function_inverse else list(restorer.options(key)[:top_k])
-        options.extend((w, lexicon.zipf(w)) for w in function_inverse.get(key, ()))
+        options.extend(
+            (w, lexicon.zipf(w) or _phrase_zipf(w)) for w in function_inverse.get(key, ())
+        )
         if options:
-            entries[key] = (_key_zipf(key, lexicon), options)
+            entries[key] = (spun_phrases.get(key) or _key_zipf(key, lexicon), options)
             relations[key] = [listing(original, key) for original, _ in options]
     return InverseTable(entries, relations)
 
@@ -126,6 +182,14 @@ def _spinner_outputs(lexicon: Lexicon, min_zipf: float) -> list[str]:
             if form is not None:
                 found[form] = None
     return list(found)
+
+
+def _phrase_zipf(phrase: str) -> float:
+    """wordfreq's rating of a phrase the lexicon does not hold, as the lexicon rates the
+    function-word swaps it does ("so as to" 6.29); wordfreq is the lexicon extra's."""
+    from training.lexicon_build import zipf
+
+    return zipf(phrase)
 
 
 def _key_zipf(key: str, lexicon: Lexicon) -> float:
