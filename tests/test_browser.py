@@ -65,10 +65,10 @@ def page(live_server, default_restorer, browser):
     return server, browser
 
 
-def api_restore(server, text):
+def api_restore(server, text, *, html=False):
     request = urllib.request.Request(
         server.url + "/v1/restore",
-        data=json.dumps({"text": text}).encode(),
+        data=json.dumps({"text": text, "html": html}).encode(),
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=30) as response:
@@ -255,6 +255,18 @@ def test_opening_a_file_fills_the_text(page, tmp_path):
     assert driver.find_element(By.ID, "status").text == "Opened spun.txt."
 
 
+def restore_opened_page(server, driver, html: str) -> dict:
+    """Click Restore on the page opened from a file; the API's restoration of the same page."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.find_element(By.ID, "restore").click()
+    WebDriverWait(driver, 30).until(
+        lambda d: d.find_element(By.ID, "status").text.startswith(("Done", "Could not"))
+    )
+    return api_restore(server, html, html=True)
+
+
 def test_a_page_opened_from_a_file_keeps_its_markup(page, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
@@ -272,17 +284,7 @@ def test_a_page_opened_from_a_file_keeps_its_markup(page, tmp_path):
     )
     assert driver.find_element(By.ID, "html").is_selected()
     assert driver.find_element(By.ID, "status").text == "Opened spun.html as an HTML page."
-    driver.find_element(By.ID, "restore").click()
-    WebDriverWait(driver, 30).until(
-        lambda d: d.find_element(By.ID, "status").text.startswith(("Done", "Could not"))
-    )
-    request = urllib.request.Request(
-        server.url + "/v1/restore",
-        data=json.dumps({"text": html, "html": True}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        want = json.loads(response.read())["results"][0]
+    want = restore_opened_page(server, driver, html)
     assert shown_text(driver) == want["text"]
     assert "<script>enumerated()</script>" in want["text"]  # the script is not read
     marks = driver.find_elements(By.CSS_SELECTOR, "#output mark.edit")
@@ -328,17 +330,7 @@ def test_a_page_in_its_own_encoding_is_read_and_written_back_in_it(page, tmp_pat
     assert driver.find_element(By.ID, "status").text == (
         "Opened spun.html as an HTML page (windows-1252)."
     )
-    driver.find_element(By.ID, "restore").click()
-    WebDriverWait(driver, 30).until(
-        lambda d: d.find_element(By.ID, "status").text.startswith(("Done", "Could not"))
-    )
-    request = urllib.request.Request(
-        server.url + "/v1/restore",
-        data=json.dumps({"text": html, "html": True}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        want = json.loads(response.read())["results"][0]
+    want = restore_opened_page(server, driver, html)
     assert want["edits"]
     data, kind = downloaded(driver)
     assert kind == "text/html;charset=windows-1252"
