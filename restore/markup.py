@@ -336,7 +336,9 @@ def place(page: str, seen: PageText, result: Restoration) -> Restoration:
     every offset is a page offset."""
     edits, misplaced = _placed(page, seen, result.edits)
     quoted = {
-        seen.sources[e.start] for e in result.edits if seen.runs[e.start] in seen.attribute_runs
+        seen.sources[e.start]
+        for e in result.edits
+        if e.end > e.start and seen.runs[e.start] in seen.attribute_runs
     }
     suggestions, _ = _placed(page, seen, result.suggestions)
     units = []
