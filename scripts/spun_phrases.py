@@ -24,11 +24,11 @@ from restore.candidates import match_case, match_keys
 from restore.text import tokenize
 from training import evaluation, metrics
 from training.synthesize import derive_seed
-from training.tagger.inverse import SPUN_PHRASES
+from training.tagger.inverse import SPUN_KEYS, SPUN_PHRASES
 
 _MAX_WORDS = max(k.count(" ") + 1 for k in SPUN_PHRASES)
-_PHRASES = {p: o for o, phrases in SPUN_PHRASES.items() for p in phrases}
-_PHRASE_WORDS = max(p.count(" ") + 1 for p in _PHRASES)
+_PHRASES = {p: o for o, phrases in SPUN_PHRASES.items() for p in phrases}  # phrase -> original
+_PHRASE_WORDS = max(p.count(" ") + 1 for p in SPUN_KEYS)
 
 
 def spin_with_phrases(text: str, rng: random.Random, share: float) -> str:
@@ -86,11 +86,12 @@ def main(argv: list[str] | None = None) -> int:
         scores = metrics.score(spun + originals, originals * 2, restored, text_metrics=False)
         names = ("precision", "recall", "f0.5", "tp", "fp", "fn", "false_changes_per_100_tokens")
         result.update({k: scores[k] for k in names})
-    natural = [p.text for p in paragraphs if written_phrases(p.text)]
+    written = [(p.text, n) for p in paragraphs if (n := written_phrases(p.text))]
+    natural = [text for text, _ in written]
     natural_restored = evaluation.restore_all(restorer, natural)
     result |= {
         "paragraphs_with_a_phrase_as_written": len(natural),
-        "phrases_as_written": sum(written_phrases(t) for t in natural),
+        "phrases_as_written": sum(n for _, n in written),
         "phrases_as_written_edited": sum(
             edited_phrases(t, r) for t, r in zip(natural, natural_restored)
         ),

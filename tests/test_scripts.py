@@ -170,3 +170,20 @@ def test_reach_counts_each_candidate_source_over_the_swaps():
     assert by_gaps["kept + gap words 1"] == 0.0  # "sees", seen twice, comes first
     assert by_gaps["kept + gap words 2"] == round(1 / 3, 4)
     assert by_gaps["kept + gap words 2: median added"] == 1.0  # 2 and 0 at the two sites
+
+
+def test_spun_phrases_swaps_counts_and_finds_edited_phrases():
+    import random
+
+    study = load("spun_phrases")
+    text = "However, the vote was delayed because of rain. Be that as it may, it went on."
+    spun = study.spin_with_phrases(text, random.Random(0), share=1.0)
+    assert spun != text and spun.split(",")[0] in (
+        "Be that as it may",
+        "That being said",
+        "Having said that",
+    )
+    assert study.spin_with_phrases(text, random.Random(0), share=0.0) == text
+    assert study.written_phrases(text) == 1  # "Be that as it may", as a writer used it
+    assert study.edited_phrases(text, text) == 0
+    assert study.edited_phrases(text, text.replace("Be that as it may", "However")) == 1

@@ -12,6 +12,7 @@ from typing import Any
 from restore.formats import get_format, load_settings
 from restore.tagger.inverse import INVERSE_FILE, InverseTable
 from training.config import ExperimentConfig, load_config
+from training.tagger.inverse import SPUN_KEYS
 
 
 def write_model_card(model_dir: Path, config: ExperimentConfig, metrics: dict[str, Any]) -> None:
@@ -118,7 +119,7 @@ def write_tagger_card(
     run, best = metrics["train"], metrics["valid"]
     table = InverseTable.load(model_dir / INVERSE_FILE)
     listed = ", with the relations it is listed under" if table.has_relations else ""
-    if table.candidates("be that as it may"):  # a table built with SPUN_PHRASES
+    if all(table.candidates(phrase) for phrase in SPUN_KEYS):
         listed += (
             ", and for the phrases other spinners write ('be that as it may'), the words they "
             "stand for ('however'; training.tagger.inverse.SPUN_PHRASES)"

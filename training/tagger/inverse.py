@@ -30,6 +30,7 @@ from restore.tagger.ngram import SPECIALS, load_ngram_model
 from training.baselines import InverseThesaurusRestorer, readings
 from training.inflection import TAGS, inflect
 from training.lexicon import Lexicon
+from training.lexicon_build import zipf as wordfreq_zipf
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,7 @@ SPUN_PHRASES: dict[str, tuple[str, ...]] = {
     "usually": ("generally speaking",),
     "whether": ("regardless of whether",),
 }
+SPUN_KEYS = frozenset(p for phrases in SPUN_PHRASES.values() for p in phrases)
 
 
 def build_inverse_table(
@@ -94,21 +96,22 @@ def build_inverse_table(
     for word in lexicon.function_words():
         for alternative in lexicon.function_alternatives(word):
             function_inverse.setdefault(alternative.lower(), {})[word.lower()] = None
-    spun_phrases: dict[str, float] = {}
     for word, alternatives in SPUN_PHRASES.items():
         for alternative in alternatives:
             function_inverse.setdefault(alternative, {})[word] = None
-            spun_phrases[alternative] = _phrase_zipf(alternative)
     keys.update(dict.fromkeys(function_inverse))
     entries, relations = {}, {}
     listing = EntryRelations(lexicon)
     for key in keys:
         options = [] if key in function_inverse else list(restorer.options(key)[:top_k])
+        # A phrase the lexicon does not hold is rated by wordfreq, as the lexicon rates the
+        # function-word swaps it does ("so as to" 6.29).
         options.extend(
-            (w, lexicon.zipf(w) or _phrase_zipf(w)) for w in function_inverse.get(key, ())
+            (w, lexicon.zipf(w) or wordfreq_zipf(w)) for w in function_inverse.get(key, ())
         )
         if options:
-            entries[key] = (spun_phrases.get(key) or _key_zipf(key, lexicon), options)
+            zipf = wordfreq_zipf(key) if key in SPUN_KEYS else _key_zipf(key, lexicon)
+            entries[key] = (zipf, options)
             relations[key] = [listing(original, key) for original, _ in options]
     return InverseTable(entries, relations)
 
@@ -182,14 +185,6 @@ def _spinner_outputs(lexicon: Lexicon, min_zipf: float) -> list[str]:
             if form is not None:
                 found[form] = None
     return list(found)
-
-
-def _phrase_zipf(phrase: str) -> float:
-    """wordfreq's rating of a phrase the lexicon does not hold, as the lexicon rates the
-    function-word swaps it does ("so as to" 6.29); wordfreq is the lexicon extra's."""
-    from training.lexicon_build import zipf
-
-    return zipf(phrase)
 
 
 def _key_zipf(key: str, lexicon: Lexicon) -> float:
